@@ -1,0 +1,1 @@
+"""CLIPSonic: text-to-audio from unlabeled videos via CLIP-conditioned mel diffusion (Dong et al., WASPAA 2023), in JAX/Flax."""

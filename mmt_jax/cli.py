@@ -1,0 +1,18 @@
+"""The `mmt-jax` command: one subcommand per module in mmt_jax/commands."""
+import sys
+
+from train_kit.cli import run_cli
+
+DESCRIPTION = "MMT, the Multitrack Music Transformer (Dong et al., ICASSP 2023), in JAX/Flax."
+
+# subcommand name -> module with HELP, add_arguments(parser) and run(args)
+COMMANDS = {
+}
+
+
+def main(argv=None):
+    sys.exit(run_cli("mmt-jax", DESCRIPTION, COMMANDS, argv))
+
+
+if __name__ == "__main__":
+    main()
