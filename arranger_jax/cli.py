@@ -7,6 +7,12 @@ DESCRIPTION = "Arranger: per-note part separation and automatic instrumentation 
 
 # subcommand name -> module with HELP, add_arguments(parser) and run(args)
 COMMANDS = {
+    "prepare": "arranger_jax.commands.prepare",
+    "baseline": "arranger_jax.commands.baseline",
+    "train": "arranger_jax.commands.train",
+    "evaluate": "arranger_jax.commands.evaluate",
+    "instrument": "arranger_jax.commands.instrument",
+    "convert-reference": "arranger_jax.commands.convert_reference",
 }
 
 

@@ -7,6 +7,12 @@ DESCRIPTION = "MMT, the Multitrack Music Transformer (Dong et al., ICASSP 2023),
 
 # subcommand name -> module with HELP, add_arguments(parser) and run(args)
 COMMANDS = {
+    "encode": "mmt_jax.commands.encode",
+    "decode": "mmt_jax.commands.decode",
+    "prepare": "mmt_jax.commands.prepare",
+    "train": "mmt_jax.commands.train",
+    "convert-reference": "mmt_jax.commands.convert_reference",
+    "generate": "mmt_jax.commands.generate",
 }
 
 
