@@ -1,0 +1,58 @@
+"""Metric logging: JSON lines (out_dir/metrics.jsonl) and TensorBoard events (out_dir/tb).
+
+    log = MetricLogger(out_dir, resume_step=None)
+    log.write(step, {"loss": 1.3, "lr": 1e-3}, split="train")   # one JSON line, one scalar each
+    log.close()
+    read_metrics(out_dir) -> list of dicts, in file order
+
+A resumed run first drops the JSON lines (and, through purge_step, the TensorBoard events)
+written after its checkpoint, so the logs read like one uninterrupted run. Only process 0 writes.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+
+class MetricLogger:
+    def __init__(self, out_dir, resume_step=None, enabled=True):
+        self.enabled = bool(out_dir) and enabled
+        self._file = self._tb = None
+        if not self.enabled:
+            return
+        os.makedirs(out_dir, exist_ok=True)
+        path = os.path.join(out_dir, "metrics.jsonl")
+        if resume_step is not None and os.path.exists(path):
+            kept = [r for r in read_metrics(out_dir) if r.get("step", 0) <= resume_step]
+            with open(path, "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in kept)
+        self._file = open(path, "a")
+        from tensorboardX import SummaryWriter
+        self._tb = SummaryWriter(os.path.join(out_dir, "tb"),
+                                 purge_step=None if resume_step is None else resume_step + 1)
+
+    def write(self, step, metrics, split="train"):
+        if not self.enabled:
+            return
+        row = {"step": int(step), "split": split}
+        row.update({k: float(v) for k, v in metrics.items()})
+        self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
+        for k, v in row.items():
+            if k not in ("step", "split") and math.isfinite(v):
+                self._tb.add_scalar(f"{split}/{k}", v, int(step))
+
+    def close(self):
+        if self._file:
+            self._file.close()
+            self._tb.close()
+            self._file = self._tb = None
+
+
+def read_metrics(out_dir):
+    path = os.path.join(out_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
