@@ -89,3 +89,16 @@ def test_sections_are_frozen_and_validated():
     with pytest.raises(ConfigError, match="best_mode"):
         TrainConfig(best_mode="lowest")
     assert MeshConfig() == MeshConfig(data=-1, fsdp=1, tensor=1, multihost=False)
+
+
+def test_override_of_a_field_typed_any_takes_the_literal():
+    import dataclasses
+    from typing import Any
+
+    from train_kit.config import apply_overrides
+
+    @dataclasses.dataclass(frozen=True)
+    class Cfg:
+        anything: Any = None
+
+    assert apply_overrides(Cfg(), ["anything=[1, 2]"]).anything == [1, 2]

@@ -189,6 +189,8 @@ def _parse(text, current, hint, key):
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         value = {"true": True, "false": False}.get(text.lower(), text)  # else a bare word: a string
+    if hint is Any:  # isinstance(Any, type) is True on 3.11, but Any checks nothing
+        return value
     expected = type(current) if current is not None else None
     if hint is not None and typing.get_origin(hint) is None and isinstance(hint, type):
         expected = hint
