@@ -1,0 +1,256 @@
+"""Arranger's sequence labellers (spec §4), Flax Linen: LSTM / BiLSTM and Transformer-Dec / -Enc.
+
+Every model maps a batch of per-note inputs (from `features`) to K+1 logits per note; class 0 is
+padding, classes 1..K the parts. Online models (LSTM, causal Transformer-Dec) see only the current
+and earlier notes; offline ones (BiLSTM, Transformer-Enc) see the whole sequence. Padding is
+marked by pitch index 0.
+
+Layouts follow the reference's Keras models so its checkpoints can be ported: LSTM kernels are
+(in, 4·units) with gates in the order i, f, c, o and one bias; the input vector is concatenated as
+pitch | time block | duration | frequency | entry hints | pitch hints. Fixed tables (sinusoidal
+beat/time tables, frequency table, positional encoding) are constants, not parameters.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from arranger_jax import features as F
+
+TIME_ENCODINGS = ("beat_position", "time", "raw_time", "raw_beat_position")
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrangerConfig:
+    num_parts: int = 4
+    arch: str = "lstm"  # "lstm" or "transformer"
+    online: bool = True  # LSTM vs BiLSTM; Transformer-Dec (causal) vs Transformer-Enc
+    embedding: bool = True  # False: the reference's "default" input, raw pitch index and raw time
+    time_encoding: str = "beat_position"  # with embedding: see TIME_ENCODINGS
+    use_frequency: bool = True  # with embedding
+    use_duration: bool = False
+    use_entry_hints: bool = False
+    use_pitch_hints: bool = False
+    units: int = 128
+    layers: int = 3
+    dropout: float = 0.2
+    heads: int = 8
+    ffn_units: int = 256
+    max_positions: int = F.EVAL_LENGTH  # positional-encoding table of the Transformer
+
+    def __post_init__(self):
+        from music_codecs.errors import UserError
+        if self.arch not in ("lstm", "transformer"):
+            raise UserError(f"unknown arch {self.arch!r}; choose lstm or transformer")
+        if self.time_encoding not in TIME_ENCODINGS:
+            raise UserError(f"unknown time_encoding {self.time_encoding!r}; choose one of {TIME_ENCODINGS}")
+
+    @property
+    def name(self):
+        return reference_name(self)
+
+
+# The reference's checkpoint folders (spec §3.2): "default" = Transformer-Enc / "lookahead" =
+# Transformer-Dec, "bidirectional" = BiLSTM; suffixes add inputs.
+def reference_config(name, num_parts=4, **overrides):
+    """ArrangerConfig for a reference folder name such as "lstm/bidirectional_embedding_onsethint"."""
+    from music_codecs.errors import UserError
+    try:
+        arch, folder = name.split("/")
+        head, *flags = folder.split("_")
+    except ValueError:
+        raise UserError(f"bad reference model name {name!r} (expected e.g. lstm/default_embedding)") from None
+    known = {"embedding", "onsethint", "duration", "pitchhint"}
+    if arch not in ("lstm", "transformer") or head not in ("default", "bidirectional", "lookahead") \
+            or not set(flags) <= known:
+        raise UserError(f"bad reference model name {name!r}")
+    online = {"lstm": head == "default", "transformer": head == "lookahead"}[arch]
+    return ArrangerConfig(num_parts=num_parts, arch=arch, online=online,
+                          embedding="embedding" in flags, use_duration="duration" in flags,
+                          use_entry_hints="onsethint" in flags, use_pitch_hints="pitchhint" in flags,
+                          **overrides)
+
+
+def reference_name(config):
+    head = ("default" if config.online else "bidirectional") if config.arch == "lstm" else \
+        ("lookahead" if config.online else "default")
+    flags = [f for f, on in (("embedding", config.embedding), ("onsethint", config.use_entry_hints),
+                             ("duration", config.use_duration), ("pitchhint", config.use_pitch_hints)) if on]
+    return f"{config.arch}/" + "_".join([head] + flags)
+
+
+_BEAT_TABLE = F.sinusoid_table(F.MAX_BEAT + 1, F.EMBED_DIM)
+_FREQ_TABLE = F.frequency_table()
+
+
+def fixed_table_size(config):
+    """Entries of the non-trainable tables, which the reference's Keras count includes."""
+    if not config.embedding:
+        return 0
+    size = _FREQ_TABLE.size if config.use_frequency else 0
+    if config.time_encoding in ("beat_position", "time"):
+        size += _BEAT_TABLE.size
+    return size
+
+
+def count_parameters(params, config=None):
+    """Trainable parameters, plus the fixed tables when a config is given (the Keras count)."""
+    n = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params))
+    return n + (fixed_table_size(config) if config is not None else 0)
+
+
+class NoteInputs(nn.Module):
+    """Per-note input vectors [B, T, D] in the reference's concatenation order."""
+    config: ArrangerConfig
+
+    @nn.compact
+    def __call__(self, inputs):
+        c = self.config
+        pitch = inputs["pitch"]
+        time = inputs["time"]
+        if not c.embedding:
+            return jnp.stack([pitch, time], -1).astype(jnp.float32)
+        pitch_embed = nn.Embed(F.NUM_PITCHES, F.EMBED_DIM, name="pitch_embedding")
+        parts = [pitch_embed(pitch)]
+        if c.time_encoding == "beat_position":
+            parts.append(nn.Embed(F.BEAT_STEPS, F.EMBED_DIM, name="position_embedding")(inputs["position"]))
+            parts.append(jnp.asarray(_BEAT_TABLE)[jnp.clip(inputs["beat"], 0, F.MAX_BEAT)])
+        elif c.time_encoding == "time":
+            parts.append(jnp.asarray(_BEAT_TABLE)[jnp.clip(time, 0, F.MAX_TIME)])
+        elif c.time_encoding == "raw_time":
+            parts.append(time[..., None].astype(jnp.float32))
+        else:  # raw_beat_position
+            parts.append(jnp.stack([inputs["position"], inputs["beat"]], -1).astype(jnp.float32))
+        if c.use_duration:
+            duration = jnp.clip(inputs["duration"], 0, F.MAX_DURATION)
+            parts.append(nn.Embed(F.MAX_DURATION + 1, F.EMBED_DIM, name="duration_embedding")(duration))
+        if c.use_frequency:
+            parts.append(jnp.asarray(_FREQ_TABLE)[pitch])
+        if c.use_entry_hints:
+            parts.append(inputs["entry_hint"].astype(jnp.float32))
+        if c.use_pitch_hints:
+            # one 16-d vector per part from the shared pitch table, repeated along the sequence
+            hints = pitch_embed(inputs["pitch_hint"])  # [B, K, 16]
+            hints = hints.reshape(hints.shape[0], 1, -1)
+            parts.append(jnp.broadcast_to(hints, pitch.shape + hints.shape[-1:]))
+        x = jnp.concatenate(parts, -1)
+        return x
+
+
+class LSTM(nn.Module):
+    """One Keras-layout LSTM layer run with `lax.scan`; masked steps keep the state unchanged (so
+    the backward direction starts at each sequence's last real note)."""
+    units: int
+    reverse: bool = False
+
+    @nn.compact
+    def __call__(self, x, mask, carry=None):
+        u = self.units
+        kernel = self.param("kernel", nn.initializers.glorot_uniform(), (x.shape[-1], 4 * u))
+        recurrent = self.param("recurrent_kernel", nn.initializers.orthogonal(), (u, 4 * u))
+        bias = self.param("bias", lambda key, shape: jnp.zeros(shape).at[u:2 * u].set(1.0), (4 * u,))
+        projected = x @ kernel + bias  # the input part of every step, computed at once
+        if carry is None:
+            zeros = jnp.zeros(x.shape[:1] + (u,), x.dtype)
+            carry = (zeros, zeros)
+
+        def step(state, inp):
+            z_x, m = inp
+            h, c = state
+            z = z_x + h @ recurrent
+            i, f, g, o = jnp.split(z, 4, -1)
+            c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)
+            m = m[:, None]
+            h, c = jnp.where(m, h_new, h), jnp.where(m, c_new, c)
+            return (h, c), jnp.where(m, h_new, 0.0)
+
+        carry, out = jax.lax.scan(step, carry, (projected.swapaxes(0, 1), mask.swapaxes(0, 1)),
+                                  reverse=self.reverse)
+        return out.swapaxes(0, 1), carry
+
+
+class LSTMArranger(nn.Module):
+    """3 layers of LSTM(128) (online) or forward+backward LSTM(64) (offline), each followed by
+    LayerNorm (eps 1e-3) and dropout 0.2; then a linear head with K+1 outputs."""
+    config: ArrangerConfig
+
+    @nn.compact
+    def __call__(self, inputs, train=False, carry=None):
+        """`carry` (online only): per-layer (h, c) to continue from; returns (logits, carry) then."""
+        c = self.config
+        x = NoteInputs(c, name="inputs")(inputs)
+        mask = inputs["pitch"] > 0
+        new_carry = []
+        for layer in range(c.layers):
+            if c.online:
+                x, state = LSTM(c.units, name=f"lstm_{layer}")(
+                    x, mask, None if carry is None else carry[layer])
+                new_carry.append(state)
+            else:
+                fwd, _ = LSTM(c.units // 2, name=f"forward_{layer}")(x, mask)
+                bwd, _ = LSTM(c.units // 2, reverse=True, name=f"backward_{layer}")(x, mask)
+                x = jnp.concatenate([fwd, bwd], -1)
+            x = nn.LayerNorm(epsilon=1e-3, name=f"layer_norm_{layer}")(x)
+            x = nn.Dropout(c.dropout, deterministic=not train)(x)
+        logits = nn.Dense(c.num_parts + 1, name="head")(x)
+        return (logits, tuple(new_carry)) if carry is not None else logits
+
+
+class SelfAttention(nn.Module):
+    heads: int
+    dim: int
+
+    @nn.compact
+    def __call__(self, x, bias):
+        b, t, _ = x.shape
+        depth = self.dim // self.heads
+        split = lambda y: y.reshape(b, t, self.heads, depth).transpose(0, 2, 1, 3)  # noqa: E731
+        q = split(nn.Dense(self.dim, name="query")(x))
+        k = split(nn.Dense(self.dim, name="key")(x))
+        v = split(nn.Dense(self.dim, name="value")(x))
+        logits = q @ k.transpose(0, 1, 3, 2) / np.sqrt(depth) + bias
+        out = jax.nn.softmax(logits, -1) @ v
+        return nn.Dense(self.dim, name="out")(out.transpose(0, 2, 1, 3).reshape(b, t, self.dim))
+
+
+class TransformerArranger(nn.Module):
+    """Dense(128) + sinusoidal encoding of the note index, 3 post-LN blocks (8 heads, FFN 256,
+    dropout 0.2, LN eps 1e-6), linear head. Keys at padding are masked (additive -1e9), and in
+    the online Transformer-Dec so are later notes."""
+    config: ArrangerConfig
+
+    @nn.compact
+    def __call__(self, inputs, train=False):
+        c = self.config
+        x = NoteInputs(c, name="inputs")(inputs)
+        t = x.shape[1]
+        x = nn.Dense(c.units, name="input_projection")(x)
+        x = x + jnp.asarray(F.sinusoid_table(max(t, c.max_positions), c.units)[:t])
+        x = nn.Dropout(c.dropout, deterministic=not train)(x)
+        keep = (inputs["pitch"] > 0)[:, None, None, :]  # [B, 1, 1, T] keys
+        if c.online:
+            keep = keep & jnp.tril(jnp.ones((t, t), bool))[None, None]
+        bias = jnp.where(keep, 0.0, -1e9)
+        for layer in range(c.layers):
+            attn = SelfAttention(c.heads, c.units, name=f"attention_{layer}")(x, bias)
+            attn = nn.Dropout(c.dropout, deterministic=not train)(attn)
+            x = nn.LayerNorm(epsilon=1e-6, name=f"attention_norm_{layer}")(x + attn)
+            ffn = nn.Dense(c.ffn_units, name=f"ffn_in_{layer}")(x)
+            ffn = nn.Dense(c.units, name=f"ffn_out_{layer}")(nn.relu(ffn))
+            ffn = nn.Dropout(c.dropout, deterministic=not train)(ffn)
+            x = nn.LayerNorm(epsilon=1e-6, name=f"ffn_norm_{layer}")(x + ffn)
+        return nn.Dense(c.num_parts + 1, name="head")(x)
+
+
+def build_model(config):
+    return (LSTMArranger if config.arch == "lstm" else TransformerArranger)(config)
+
+
+def predict_parts(logits):
+    """Part index 0..K-1 per note: argmax over classes 1..K (class 0 is padding)."""
+    return jnp.argmax(logits[..., 1:], -1)

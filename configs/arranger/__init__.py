@@ -1,0 +1,1 @@
+"""Arranger experiment configs: `arranger-jax train --config configs/arranger/<name>.py`."""

@@ -1,0 +1,65 @@
+"""Automatic instrumentation: downmix, arranged output tracks, and note-by-note streaming."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from arranger_jax import data, features as F, instrument
+from arranger_jax.models import ArrangerConfig, LSTMArranger
+from arranger_jax.streaming import StreamingLabeller
+from music_codecs.note_table import NoteTable
+
+
+def _table():
+    # resolution 480: two piano tracks (one duplicate note across them) and a drum track
+    onset = [0, 480, 0, 240, 0, 960]
+    duration = [480, 480, 480, 240, 120, 120]
+    pitch = [72, 74, 72, 48, 36, 38]
+    return NoteTable(480, onset=onset, duration=duration, pitch=pitch, velocity=[80] * 6,
+                     program=[0, 0, 0, 0, 0, 0], is_drum=[0, 0, 0, 0, 1, 1], track=[0, 0, 1, 1, 2, 2],
+                     tempo_tick=[0], tempo_qpm=[100.0], time_signatures=[[0, 3, 4]])
+
+
+def test_downmix_merges_dedupes_sorts_and_keeps_drums_aside():
+    piece, drums = instrument.downmix(_table())
+    assert piece.time.tolist() == [0, 12, 24] and piece.pitch.tolist() == [72, 48, 74]
+    assert piece.duration.tolist() == [24, 12, 24]
+    assert len(drums) == 2 and drums.resolution == 24 and drums.onset.tolist() == [0, 48]
+
+
+def test_arranged_table_has_every_part_track():
+    table = _table()
+    piece, drums = instrument.downmix(table)
+    out = instrument.arranged_table(piece, [0, 3, 0], "bach", table, drums)
+    assert out.track_names == ("Soprano", "Alto", "Tenor", "Bass", "Drums")
+    melodic = out.select(~out.is_drum)
+    assert melodic.track.tolist() == [0, 3, 0] and melodic.program.tolist() == [73, 71, 73]
+    assert out.time_signatures.tolist() == [[0, 3, 4]] and out.resolution == 24
+    assert out.is_drum.sum() == 2 and set(out.track[out.is_drum].tolist()) == {4}
+
+
+def test_downmix_of_drums_only_is_a_user_error():
+    from music_codecs.errors import UserError
+    table = _table()
+    with pytest.raises(UserError):
+        instrument.downmix(table.select(table.is_drum))
+
+
+def test_streaming_equals_the_whole_sequence_model():
+    config = ArrangerConfig(num_parts=4, units=8, layers=2, use_entry_hints=True, use_duration=True)
+    rng = np.random.default_rng(0)
+    n = 9
+    piece = data.Piece("s", np.sort(rng.integers(0, 400, n)), rng.integers(40, 80, n),
+                       rng.integers(1, 40, n), np.full(n, 64), rng.integers(0, 4, n))
+    inputs, _ = F.piece_inputs(piece, 4)
+    batch = {k: jnp.asarray(v)[None] for k, v in inputs.items()}
+    params = LSTMArranger(config).init(jax.random.key(0), batch)["params"]
+    whole = LSTMArranger(config).apply({"params": params}, batch)[0]
+    labeller = StreamingLabeller(config, params)
+    state = labeller.start()
+    for i in range(n):
+        note = {k: (v if k == "pitch_hint" else v[:, i:i + 1]) for k, v in batch.items()}
+        logits, state = labeller.step(state, note)
+        np.testing.assert_allclose(logits[0], whole[i], atol=1e-5)
+    with pytest.raises(ValueError):
+        StreamingLabeller(ArrangerConfig(online=False), params)
