@@ -1,0 +1,36 @@
+"""`mmt-jax encode NOTES CODES`: a note array (or a music file) to MMT code rows."""
+
+HELP = "encode a note array (.npy/.csv, or a MIDI/MusicXML file) into MMT code rows"
+
+
+def add_arguments(parser):
+    parser.add_argument("notes", help="note array .npy/.csv with rows (beat, position, pitch, "
+                                      "duration, program), or a .mid/.midi/.xml/.mxl file")
+    parser.add_argument("codes", help="output .npy (or .csv) with rows (type, beat, position, "
+                                      "pitch, duration, instrument)")
+    parser.add_argument("--max-beat", type=int, default=1024,
+                        help="notes on later beats are skipped (the reference's MAX_BEAT)")
+    parser.add_argument("--backend", choices=("symusic", "pretty_midi"), default="symusic",
+                        help="MIDI reader for a music-file input")
+
+
+def run(args):
+    import numpy as np
+
+    from mmt_jax import codec, notes as notes_lib
+
+    path = args.notes
+    if path.lower().endswith(notes_lib.MIDI_SUFFIXES + notes_lib.MUSICXML_SUFFIXES):
+        notes = notes_lib.file_to_notes(path, backend=args.backend, filters=False)
+    else:
+        notes = notes_lib.load_array(path, 5)
+    try:
+        codes = codec.encode_notes(notes, max_beat=args.max_beat)
+    except ValueError as err:
+        from music_codecs.errors import UserError
+        raise UserError(f"{path}: {err}") from None
+    if args.codes.lower().endswith(".csv"):
+        notes_lib.save_csv(args.codes, codes, notes_lib.CODES_HEADER)
+    else:
+        np.save(args.codes, codes)
+    print(f"{len(notes)} notes -> {len(codes)} code rows -> {args.codes}")

@@ -1,0 +1,325 @@
+"""The Multitrack Music Transformer: a decoder-only transformer over 6-field events (spec §2).
+
+Six summed field embeddings (+ a scaled learned position table) go through pre-LayerNorm blocks of
+causal self-attention and a GELU feed-forward; a final LayerNorm feeds six untied heads, one per
+field. Numerics follow x-transformers 0.25.9 as the reference uses it: bias-free q/k/v, masked scores
+filled with the most negative finite float (so a fully masked row becomes uniform, as in the
+reference), softmax in float32, exact (erf) GELU, LayerNorm eps 1e-5, PyTorch-default inits.
+
+`MusicTransformer.__call__` is the full causal forward pass used in training; `decode` runs the same
+weights over an explicit key/value cache (`init_cache`), writing S new positions per call, so a
+parallel prefill followed by one-event steps reproduces the full pass's logits. Each layer's
+post-softmax attention [B, heads, T, T] is sown as intermediates/blocks_<j>/attn/attention:
+`logits, state = model.apply(params, codes, mutable=["intermediates"])`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import linen as nn
+from jax import lax
+
+FIELDS = ("type", "beat", "position", "pitch", "duration", "instrument")
+POS_EMBS = ("absolute", "rotary", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class MMTConfig:
+    """Static model settings (hashable, so it can be a static jit argument)."""
+
+    dim: int = 512
+    depth: int = 6
+    heads: int = 8
+    head_dim: int = 64
+    ff_mult: int = 4
+    vocab_sizes: tuple[int, ...] = (5, 257, 13, 129, 33, 65)
+    max_seq_len: int = 1024
+    dropout: float = 0.2
+    pos_emb: str = "absolute"
+    # x-transformers: max(head_dim // 2, 32) dims of each head are rotated (None = that rule).
+    rotary_dim: int | None = None
+    # Compute and parameter dtypes, kept as names ("float32", "bfloat16"); jnp types such as
+    # jnp.bfloat16 are accepted and normalised, so configs stay hashable, comparable and JSON-able.
+    dtype: str = "float32"
+    param_dtype: str = "float32"
+
+    def __post_init__(self):
+        object.__setattr__(self, "vocab_sizes", tuple(int(n) for n in self.vocab_sizes))
+        for key in ("dtype", "param_dtype"):
+            try:
+                object.__setattr__(self, key, jnp.dtype(getattr(self, key)).name)
+            except TypeError as err:
+                raise ValueError(f"{key}={getattr(self, key)!r} is not a dtype") from err
+        if self.pos_emb not in POS_EMBS:
+            raise ValueError(f"pos_emb must be one of {POS_EMBS}, got {self.pos_emb!r}")
+        if len(self.vocab_sizes) != len(FIELDS):
+            raise ValueError(f"vocab_sizes needs {len(FIELDS)} entries, got {self.vocab_sizes}")
+        if self.pos_emb == "rotary" and not (0 < self.rotary_dims <= self.head_dim
+                                             and self.rotary_dims % 2 == 0):
+            raise ValueError(f"rotary dim {self.rotary_dims} must be even and <= head_dim "
+                             f"{self.head_dim}")
+
+    @property
+    def rotary_dims(self) -> int:
+        return self.rotary_dim if self.rotary_dim is not None else max(self.head_dim // 2, 32)
+
+    @property
+    def inner_dim(self) -> int:
+        return self.heads * self.head_dim
+
+    @classmethod
+    def tiny(cls, **overrides) -> "MMTConfig":
+        """A few-hundred-thousand-parameter model for tests and CPU runs."""
+        settings = dict(dim=64, depth=2, heads=4, head_dim=16, max_seq_len=128, rotary_dim=8)
+        settings.update(overrides)
+        return cls(**settings)
+
+    def to_dict(self) -> dict:
+        """A JSON-friendly dict (dtypes by name); `from_dict` inverts it."""
+        out = dataclasses.asdict(self)
+        out["vocab_sizes"] = list(self.vocab_sizes)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MMTConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown MMTConfig keys: {unknown}")
+        return cls(**d)
+
+
+# ----------------------------------------------------------------------------- initialisers
+
+def _torch_uniform(fan_in: int):
+    """PyTorch's default Linear init (weight and bias): U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in)
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+    return init
+
+
+def _param(module: nn.Module, name: str, init, shape, axes, dtype):
+    return module.param(name, nn.with_logical_partitioning(init, axes), shape, dtype)
+
+
+def _layer_norm(cfg: MMTConfig, name: str | None = None) -> nn.LayerNorm:
+    return nn.LayerNorm(
+        epsilon=1e-5, dtype=cfg.dtype, param_dtype=cfg.param_dtype, name=name,
+        scale_init=nn.with_logical_partitioning(nn.initializers.ones, ("embed",)),
+        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("embed",)))
+
+
+def _dense(cfg: MMTConfig, features: int, in_axis: str, out_axis: str,
+           name: str | None = None) -> nn.Dense:
+    # fan_in is the input width; the bias bound uses it too, as PyTorch does.
+    fan_in = cfg.dim if in_axis == "embed" else cfg.dim * cfg.ff_mult
+    init = _torch_uniform(fan_in)
+    return nn.Dense(features, dtype=cfg.dtype, param_dtype=cfg.param_dtype, name=name,
+                    kernel_init=nn.with_logical_partitioning(init, (in_axis, out_axis)),
+                    bias_init=nn.with_logical_partitioning(init, (out_axis,)))
+
+
+# ----------------------------------------------------------------------------- rotary
+
+def rotary(x: jax.Array, positions: jax.Array, rot_dim: int) -> jax.Array:
+    """x-transformers 0.25.9 rotary: rotate the first `rot_dim` dims of each head.
+
+    x: [B, S, H, D]; positions: [B, S] absolute positions. Frequencies 10000^(-2i/rot_dim)
+    are repeated for both halves and the rotation pairs dim i with dim i + rot_dim/2.
+    """
+    inv_freq = 1.0 / (10000.0 ** (np.arange(0, rot_dim, 2, dtype=np.float32) / rot_dim))
+    angles = positions.astype(jnp.float32)[..., None] * inv_freq          # [B, S, rot/2]
+    angles = jnp.concatenate([angles, angles], axis=-1)[:, :, None, :]    # [B, S, 1, rot]
+    rot, rest = x[..., :rot_dim].astype(jnp.float32), x[..., rot_dim:]
+    half1, half2 = jnp.split(rot, 2, axis=-1)
+    rotated = rot * jnp.cos(angles) + jnp.concatenate([-half2, half1], axis=-1) * jnp.sin(angles)
+    return jnp.concatenate([rotated.astype(x.dtype), rest], axis=-1)
+
+
+# ----------------------------------------------------------------------------- layers
+
+class SelfAttention(nn.Module):
+    """Multi-head causal self-attention; optionally reads/writes one layer of a KV cache."""
+
+    config: MMTConfig
+
+    @nn.compact
+    def __call__(self, x, positions, allowed, kv_write=None, deterministic=True):
+        """x [B,S,dim]; positions [B,S]; allowed [B,S,K] bool (True = may attend).
+
+        Without `kv_write`, keys/values are this call's own (K = S). With it,
+        `kv_write(k, v) -> (k_all, v_all)` stores the new rows in the cache and returns the
+        whole cache layer to attend over (K = cache length).
+        """
+        cfg = self.config
+        shape = (cfg.dim, cfg.heads, cfg.head_dim)
+        axes = ("embed", "heads", "kv")
+        init = _torch_uniform(cfg.dim)
+        x = x.astype(cfg.dtype)
+        q, k, v = (jnp.einsum("bsd,dhk->bshk", x,
+                              _param(self, name, init, shape, axes, cfg.param_dtype)
+                              .astype(cfg.dtype))
+                   for name in ("query", "key", "value"))
+        if cfg.pos_emb == "rotary":
+            # The reference rotates values too (x-transformers 0.25.9 applies it to q, k and v).
+            q, k, v = (rotary(t, positions, cfg.rotary_dims) for t in (q, k, v))
+        if kv_write is not None:
+            k, v = kv_write(k, v)
+        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k, preferred_element_type=jnp.float32)
+        scores = scores * (cfg.head_dim ** -0.5)
+        scores = jnp.where(allowed[:, None], scores, jnp.finfo(jnp.float32).min)
+        probs = jax.nn.softmax(scores, axis=-1)
+        # Attention maps for analysis (spec §7): apply(..., mutable=["intermediates"]).
+        self.sow("intermediates", "attention", probs)
+        probs = nn.Dropout(cfg.dropout)(probs, deterministic=deterministic)
+        out = jnp.einsum("bhqk,bkhd->bqhd", probs.astype(cfg.dtype), v)
+        out_init = _torch_uniform(cfg.inner_dim)
+        w_out = _param(self, "out_kernel", out_init, (cfg.heads, cfg.head_dim, cfg.dim),
+                       ("heads", "kv", "embed"), cfg.param_dtype)
+        b_out = _param(self, "out_bias", out_init, (cfg.dim,), ("embed",), cfg.param_dtype)
+        return (jnp.einsum("bshk,hkd->bsd", out, w_out.astype(cfg.dtype))
+                + b_out.astype(cfg.dtype))
+
+
+class FeedForward(nn.Module):
+    config: MMTConfig
+
+    @nn.compact
+    def __call__(self, x, deterministic=True):
+        cfg = self.config
+        h = _dense(cfg, cfg.dim * cfg.ff_mult, "embed", "mlp", "wi")(x)
+        h = nn.gelu(h, approximate=False)
+        h = nn.Dropout(cfg.dropout)(h, deterministic=deterministic)
+        return _dense(cfg, cfg.dim, "mlp", "embed", "wo")(h)
+
+
+class Block(nn.Module):
+    config: MMTConfig
+
+    @nn.compact
+    def __call__(self, x, positions, allowed, kv_write=None, deterministic=True):
+        cfg = self.config
+        x = x + SelfAttention(cfg, name="attn")(
+            _layer_norm(cfg, "attn_norm")(x), positions, allowed, kv_write, deterministic)
+        x = x + FeedForward(cfg, name="ff")(_layer_norm(cfg, "ff_norm")(x), deterministic)
+        return nn.with_logical_constraint(x, ("batch", "length", "embed"))
+
+
+# ----------------------------------------------------------------------------- cache
+
+def init_cache(config: MMTConfig, batch_size: int, max_len: int, dtype=None) -> dict:
+    """An empty KV cache: {"k", "v"} each [depth, B, max_len, heads, head_dim]."""
+    shape = (config.depth, batch_size, max_len, config.heads, config.head_dim)
+    dtype = config.dtype if dtype is None else dtype
+    return {"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}
+
+
+def _write_rows(cache: jax.Array, layer: int, new: jax.Array, index: jax.Array) -> jax.Array:
+    """Write new [B,S,H,D] into cache[layer] at sequence offset `index` (scalar or [B])."""
+    new = new.astype(cache.dtype)
+    zero = jnp.zeros((), jnp.int32)
+    if index.ndim == 0:
+        return lax.dynamic_update_slice(cache, new[None], (layer, zero, index, zero, zero))
+
+    def one_row(c, u, i):  # c [depth, L, H, D], u [S, H, D]
+        return lax.dynamic_update_slice(c, u[None], (layer, i, zero, zero))
+    return jax.vmap(one_row, in_axes=(1, 0, 0), out_axes=1)(cache, new, index)
+
+
+# ----------------------------------------------------------------------------- model
+
+class MusicTransformer(nn.Module):
+    config: MMTConfig
+
+    def setup(self):
+        cfg = self.config
+        emb_init = nn.initializers.normal(math.sqrt(2.0 / cfg.dim))  # kaiming-normal, fan_in=dim
+        self.token_emb = [
+            nn.Embed(n, cfg.dim, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
+                     embedding_init=nn.with_logical_partitioning(emb_init, ("vocab", "embed")))
+            for n in cfg.vocab_sizes]
+        if cfg.pos_emb == "absolute":
+            self.pos_emb = nn.Embed(
+                cfg.max_seq_len, cfg.dim, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
+                embedding_init=nn.with_logical_partitioning(nn.initializers.normal(1.0),
+                                                            (None, "embed")))
+        self.blocks = [Block(cfg) for _ in range(cfg.depth)]
+        self.final_norm = _layer_norm(cfg)
+        self.heads = [_dense(cfg, n, "embed", "vocab") for n in cfg.vocab_sizes]
+        self.emb_dropout = nn.Dropout(cfg.dropout)
+
+    def _embed(self, codes, positions, deterministic):
+        cfg = self.config
+        x = sum(emb(codes[..., i]) for i, emb in enumerate(self.token_emb))
+        if cfg.pos_emb == "absolute":
+            x = x + self.pos_emb(positions) * (cfg.dim ** -0.5)
+        x = self.emb_dropout(x, deterministic=deterministic)
+        return nn.with_logical_constraint(x, ("batch", "length", "embed"))
+
+    def _logits(self, x):
+        x = self.final_norm(x)
+        return tuple(head(x).astype(jnp.float32) for head in self.heads)
+
+    def __call__(self, codes, mask=None, deterministic: bool = True):
+        """Full causal forward: codes [B,T,6] int, mask [B,T] bool key-padding -> 6 logits.
+
+        Like the reference, a padded query row has every key masked and so attends uniformly
+        over the whole row; real rows are unaffected by right padding.
+        """
+        batch, length = codes.shape[:2]
+        positions = jnp.broadcast_to(jnp.arange(length), (batch, length))
+        allowed = jnp.tril(jnp.ones((length, length), bool))[None]
+        if mask is not None:
+            mask = mask.astype(bool)
+            allowed = allowed & mask[:, :, None] & mask[:, None, :]
+        allowed = jnp.broadcast_to(allowed, (batch, length, length))
+        x = self._embed(codes, positions, deterministic)
+        for block in self.blocks:
+            x = block(x, positions, allowed, deterministic=deterministic)
+        return self._logits(x)
+
+    def decode(self, codes, cache, index, lengths=None):
+        """Run S new events through the KV cache (prefill when S > 1, one step when S = 1).
+
+        codes [B,S,6]; cache from `init_cache`; index: absolute position of codes[:, 0], a traced
+        int scalar or a per-row [B] array; lengths: optional [B] count of real rows in `codes`
+        (keys beyond them are masked). Positions index..index+S-1 of the cache are overwritten
+        and each new row attends to cache positions <= its own. Requires index + S <= cache
+        length (and < max_seq_len for the absolute table). Returns (6 logits [B,S,n_i], cache).
+        """
+        batch, steps = codes.shape[:2]
+        max_len = cache["k"].shape[2]
+        index = jnp.asarray(index, jnp.int32)
+        starts = jnp.broadcast_to(index, (batch,))
+        positions = starts[:, None] + jnp.arange(steps, dtype=jnp.int32)[None]      # [B,S]
+        key_pos = jnp.arange(max_len, dtype=jnp.int32)
+        allowed = key_pos[None, None, :] <= positions[:, :, None]                  # [B,S,L]
+        if lengths is not None:
+            ends = starts + jnp.asarray(lengths, jnp.int32)
+            allowed = allowed & (key_pos[None, None, :] < ends[:, None, None])
+        x = self._embed(codes, positions, deterministic=True)
+        new_cache = dict(cache)
+        for layer, block in enumerate(self.blocks):
+            def kv_write(k, v, layer=layer):
+                new_cache["k"] = _write_rows(new_cache["k"], layer, k, index)
+                new_cache["v"] = _write_rows(new_cache["v"], layer, v, index)
+                return (new_cache["k"][layer].astype(k.dtype),
+                        new_cache["v"][layer].astype(v.dtype))
+            x = block(x, positions, allowed, kv_write)
+        return self._logits(x), new_cache
+
+
+def count_params(params) -> int:
+    return sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(params))
+
+
+def abstract_params(config: MMTConfig, seq_len: int = 8):
+    """Parameter shapes (boxed with logical axis names) without allocating anything."""
+    model = MusicTransformer(config)
+    codes = jax.ShapeDtypeStruct((1, seq_len, len(FIELDS)), jnp.int32)
+    return jax.eval_shape(lambda c: model.init(jax.random.key(0), c), codes)["params"]
