@@ -25,7 +25,7 @@ system-deps:
 	else echo "note: fluidsynth not installed; WAV files will use pretty_midi's sine synthesis"; fi
 
 demo: install
-	$(PY) -m music_codecs.demo
+	$(PY) -m mmt_jax.demo
 
 test: install
 	$(PY) -m pytest

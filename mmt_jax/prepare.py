@@ -17,6 +17,7 @@ import multiprocessing
 import pathlib
 import random
 import re
+import sys
 import time
 
 import numpy as np
@@ -154,8 +155,10 @@ def prepare(items, output, *, backend="symusic", workers=1, splits_dir=None, see
     bar = tqdm.tqdm(total=len(tasks), unit="piece", disable=not progress, desc="prepare")
     results = {}
     if workers > 1 and len(tasks) > 1:
-        # fork shares the already imported readers; spawn where fork does not exist
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        # fork shares the already imported readers, but forking a process that runs JAX's
+        # threads can deadlock: then (and where fork does not exist) start fresh workers.
+        forkable = "fork" in multiprocessing.get_all_start_methods() and "jax" not in sys.modules
+        method = "fork" if forkable else "spawn"
         with multiprocessing.get_context(method).Pool(workers) as pool:
             for name, count, reason in pool.imap_unordered(prepare_piece, tasks, chunksize=1):
                 results[name] = (count, reason)

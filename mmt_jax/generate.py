@@ -1,0 +1,82 @@
+"""The generation job: a checkpoint and a prompt -> samples written as MIDI, WAV, PNG and codes.
+
+Samples are made in batches of one compiled shape (the last batch is topped up with spare rows
+that are thrown away). Sample i draws from keys made from (seed, i) alone, so it does not change
+with the batch size. For every sample `<stem>-<i>` the job writes `.mid`, `.wav` (FluidSynth
+where installed, else sine tones), `.png` (piano roll) and `.npy` (event codes: prompt then
+generated events up to and including EOS), plus `generate.json` listing settings and files.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from music_codecs.errors import UserError
+from mmt_jax import codec
+
+
+def load_checkpoint(path):
+    """(params, MMTConfig) from a folder made by `mmt-jax train` or `convert-reference`."""
+    from mmt_jax.train import load_params
+
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{path}: checkpoint folder not found")
+    return load_params(path)
+
+
+def write_sample(codes, stem, renderer="auto", title=None):
+    """Decode one code sequence and write stem.{npy,mid,wav,png}; returns a record."""
+    from music_codecs.midi_write import write_midi
+    from music_codecs.pianoroll import save_pianoroll_png
+    from music_codecs.render import render_wav
+
+    stem = Path(stem)
+    table = codec.decode(codes)
+    np.save(stem.with_suffix(".npy"), np.asarray(codes, np.int64))
+    write_midi(table, stem.with_suffix(".mid"))
+    used = render_wav(table, stem.with_suffix(".wav"), renderer=renderer)
+    save_pianoroll_png(table, stem.with_suffix(".png"), title=title or stem.name)
+    seconds = float(table.end) / codec.RESOLUTION * 60.0 / codec.DECODE_QPM
+    return {"name": stem.name, "events": int(len(codes)), "notes": int(len(table)),
+            "seconds": round(seconds, 2), "renderer": used,
+            "files": {k: stem.with_suffix(k).name for k in (".mid", ".wav", ".png", ".npy")}}
+
+
+def generate(params, sampler_cfg, prompt, out_dir, *, num_samples=1, batch_size=1, seed=0,
+             temperature=1.0, num_events=None, stem="sample", renderer="auto", progress=True,
+             settings=None):
+    """Sample `num_samples` continuations of one prompt into out_dir; returns the records."""
+    from tqdm.auto import tqdm
+
+    from mmt_jax.sample import pad_prompts, row_keys_for, sample
+
+    if num_samples < 1 or batch_size < 1:
+        raise UserError("--num-samples and --batch-size must be positive")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    batch_size = min(batch_size, num_samples)
+    prompts = pad_prompts([prompt] * batch_size)
+    records = []
+    bar = tqdm(total=num_samples, desc=f"generate {stem}", unit="sample", disable=not progress,
+               dynamic_ncols=True)
+    for first in range(0, num_samples, batch_size):
+        index = np.arange(first, first + batch_size)
+        out = sample(params, sampler_cfg, prompts, num_events, temperature,
+                     row_keys=row_keys_for(seed, index))
+        for i, codes in zip(index, out.sequences()):
+            if i >= num_samples:
+                break
+            record = write_sample(codes, out_dir / f"{stem}-{i:03d}", renderer)
+            record.update(index=int(i), prompt_events=int(len(prompt)))
+            records.append(record)
+            bar.update(1)
+    bar.close()
+    manifest = out_dir / "generate.json"
+    runs = json.loads(manifest.read_text())["runs"] if manifest.is_file() else []
+    runs = [r for r in runs if r["stem"] != stem]  # a rerun replaces its files' entry
+    runs.append({"stem": stem, "settings": settings or {}, "samples": records})
+    manifest.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+    return records
