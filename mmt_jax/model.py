@@ -212,23 +212,27 @@ class Block(nn.Module):
 
 # ----------------------------------------------------------------------------- cache
 
-def init_cache(config: MMTConfig, batch_size: int, max_len: int, dtype=None) -> dict:
-    """An empty KV cache: {"k", "v"} each [depth, B, max_len, heads, head_dim]."""
-    shape = (config.depth, batch_size, max_len, config.heads, config.head_dim)
+def init_cache(config: MMTConfig, batch_size: int, max_len: int | None = None, dtype=None):
+    """An empty KV cache: one {"k", "v"} pair per layer, each [B, heads, max_len, head_dim].
+
+    One pair per layer is updated in place (a stacked [depth, ...] array cost a copy of the
+    whole cache per layer and step), and heads before positions is the layout the attention's
+    dot products read. Paper model, 2-core CPU, one decode step: 23.5 ms stacked against 6.8 ms
+    per layer at batch 1; 68 ms [B, L, H, D] against 19 ms [B, H, L, D] at batch 8.
+    """
+    shape = (batch_size, config.heads, max_len or config.max_seq_len, config.head_dim)
     dtype = config.dtype if dtype is None else dtype
-    return {"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}
+    return tuple({"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}
+                 for _ in range(config.depth))
 
 
-def _write_rows(cache: jax.Array, layer: int, new: jax.Array, index: jax.Array) -> jax.Array:
-    """Write new [B,S,H,D] into cache[layer] at sequence offset `index` (scalar or [B])."""
-    new = new.astype(cache.dtype)
-    zero = jnp.zeros((), jnp.int32)
-    if index.ndim == 0:
-        return lax.dynamic_update_slice(cache, new[None], (layer, zero, index, zero, zero))
-
-    def one_row(c, u, i):  # c [depth, L, H, D], u [S, H, D]
-        return lax.dynamic_update_slice(c, u[None], (layer, i, zero, zero))
-    return jax.vmap(one_row, in_axes=(1, 0, 0), out_axes=1)(cache, new, index)
+def _write_rows(cache: jax.Array, new: jax.Array, index: jax.Array):
+    """Rows new [B,S,H,D] into cache [B,H,L,D] at per-row offsets index [B]; returns the
+    updated cache and its [B,L,H,D] view (what the attention layer reads)."""
+    new = jnp.swapaxes(new.astype(cache.dtype), 1, 2)
+    cache = jax.vmap(lambda c, u, i: lax.dynamic_update_slice_in_dim(c, u, i, axis=1))(
+        cache, new, index)
+    return cache, jnp.swapaxes(cache, 1, 2)
 
 
 # ----------------------------------------------------------------------------- model
@@ -293,25 +297,25 @@ class MusicTransformer(nn.Module):
         length (and < max_seq_len for the absolute table). Returns (6 logits [B,S,n_i], cache).
         """
         batch, steps = codes.shape[:2]
-        max_len = cache["k"].shape[2]
-        index = jnp.asarray(index, jnp.int32)
-        starts = jnp.broadcast_to(index, (batch,))
-        positions = starts[:, None] + jnp.arange(steps, dtype=jnp.int32)[None]      # [B,S]
-        key_pos = jnp.arange(max_len, dtype=jnp.int32)
-        allowed = key_pos[None, None, :] <= positions[:, :, None]                  # [B,S,L]
+        max_len = cache[0]["k"].shape[2]
+        index = jnp.broadcast_to(jnp.asarray(index, jnp.int32), (batch,))
+        positions = index[:, None] + jnp.arange(steps, dtype=jnp.int32)[None]       # [B,S]
+        key_pos = jnp.arange(max_len, dtype=jnp.int32)[None, None, :]
+        allowed = key_pos <= positions[:, :, None]                                  # [B,S,L]
         if lengths is not None:
-            ends = starts + jnp.asarray(lengths, jnp.int32)
-            allowed = allowed & (key_pos[None, None, :] < ends[:, None, None])
+            allowed &= key_pos < (index + jnp.asarray(lengths, jnp.int32))[:, None, None]
         x = self._embed(codes, positions, deterministic=True)
-        new_cache = dict(cache)
-        for layer, block in enumerate(self.blocks):
-            def kv_write(k, v, layer=layer):
-                new_cache["k"] = _write_rows(new_cache["k"], layer, k, index)
-                new_cache["v"] = _write_rows(new_cache["v"], layer, v, index)
-                return (new_cache["k"][layer].astype(k.dtype),
-                        new_cache["v"][layer].astype(v.dtype))
+        new_cache = []
+        for layer, block in zip(cache, self.blocks):
+            written = {}
+
+            def kv_write(k, v, layer=layer, written=written):
+                written["k"], k_all = _write_rows(layer["k"], k, index)
+                written["v"], v_all = _write_rows(layer["v"], v, index)
+                return k_all.astype(k.dtype), v_all.astype(v.dtype)
             x = block(x, positions, allowed, kv_write)
-        return self._logits(x), new_cache
+            new_cache.append(written)
+        return self._logits(x), tuple(new_cache)
 
 
 def count_params(params) -> int:

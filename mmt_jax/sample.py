@@ -39,7 +39,7 @@ from flax import struct
 from jax import lax
 
 from mmt_jax.codec import EOS, INSTRUMENT, NOTE, SOS
-from mmt_jax.model import FIELDS, MMTConfig, MusicTransformer
+from mmt_jax.model import FIELDS, MMTConfig, MusicTransformer, init_cache
 
 FILTERS = ("top_k", "top_p")
 NEG_INF = -jnp.inf
@@ -247,65 +247,12 @@ def _last(logits, count):
 
 # ----------------------------------------------------------------------------- cache
 
-def init_cache(config: MMTConfig, batch_size: int, max_len: int | None = None, dtype=None):
-    """An empty key/value cache: per layer {"k", "v"} of [B, heads, max_len, head_dim].
-
-    Not model.init_cache's stacked [depth, B, L, heads, head_dim]: one pair per layer is
-    updated in place (the stacked layout cost a copy of the whole cache per layer and step),
-    and heads before positions is the layout the attention's dot products read, so no step
-    transposes the cache. Paper model, 2-core CPU, one decode step: 23.5 ms stacked, 6.8 ms
-    per layer at batch 1; 68 ms [B, L, H, D] against 19 ms [B, H, L, D] at batch 8.
-    """
-    shape = (batch_size, config.heads, max_len or config.max_seq_len, config.head_dim)
-    dtype = config.dtype if dtype is None else dtype
-    return tuple({"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}
-                 for _ in range(config.depth))
-
-
-def _write(cache, new, index):
-    """Rows new [B, S, H, D] into cache [B, H, L, D] at per-row offsets index [B]; returns the
-    updated cache and its [B, L, H, D] view (what the attention layer expects)."""
-    new = jnp.swapaxes(new.astype(cache.dtype), 1, 2)
-    cache = jax.vmap(lambda c, u, i: lax.dynamic_update_slice_in_dim(c, u, i, axis=1))(
-        cache, new, index)
-    return cache, jnp.swapaxes(cache, 1, 2)
-
-
-def _decode(module: MusicTransformer, codes, cache, index, lengths=None):
-    """MusicTransformer.decode's computation over the per-layer cache of `init_cache`.
-
-    codes [B, S, 6] go to positions index..index+S-1 (index [B]); each attends to cache
-    positions up to its own, and below index + lengths when given. Returns (6 logits, cache).
-    Run as `model.apply(params, codes, cache, index, lengths, method=_decode)`.
-    """
-    batch, steps = codes.shape[:2]
-    max_len = cache[0]["k"].shape[2]
-    index = jnp.broadcast_to(jnp.asarray(index, jnp.int32), (batch,))
-    positions = index[:, None] + jnp.arange(steps, dtype=jnp.int32)[None]
-    key_pos = jnp.arange(max_len, dtype=jnp.int32)[None, None, :]
-    allowed = key_pos <= positions[:, :, None]
-    if lengths is not None:
-        allowed &= key_pos < (index + lengths)[:, None, None]
-    x = module._embed(codes, positions, deterministic=True)
-    new_cache = []
-    for layer, block in zip(cache, module.blocks):
-        written = {}
-
-        def kv_write(k, v, layer=layer, written=written):
-            written["k"], k_all = _write(layer["k"], k, index)
-            written["v"], v_all = _write(layer["v"], v, index)
-            return k_all.astype(k.dtype), v_all.astype(v.dtype)
-        x = block(x, positions, allowed, kv_write)
-        new_cache.append(written)
-    return module._logits(x), tuple(new_cache)
-
-
 # ----------------------------------------------------------------------------- cached loop
 
 def _prefill(model, params, cache, seq, end, size):
     """Prefill the last `size` events before `end` at positions 0..; (logits, cache, count)."""
     codes, count = window(seq, end, min(size, seq.shape[1]))
-    logits, cache = model.apply(params, codes, cache, 0, count, method=_decode)
+    logits, cache = model.apply(params, codes, cache, 0, count, method=MusicTransformer.decode)
     return _last(logits, count), cache, count
 
 
@@ -332,7 +279,7 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         """Sample one event per row and push it through the cache (no row is full)."""
         ev, event = advance(cfg, state.events, state.logits, prompt_len, temperature, row_keys)
         index = jnp.minimum(state.cache_index, max_len - 1)  # ended rows may sit at the end
-        logits, cache = model.apply(params, event[:, None], state.cache, index, method=_decode)
+        logits, cache = model.apply(params, event[:, None], state.cache, index, method=MusicTransformer.decode)
         return SamplingState(ev, tuple(x[:, 0] for x in logits), cache, index + 1)
 
     def refill(state):
