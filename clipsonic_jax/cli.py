@@ -7,6 +7,12 @@ DESCRIPTION = "CLIPSonic: text-to-audio from unlabeled videos via CLIP-condition
 
 # subcommand name -> module with HELP, add_arguments(parser) and run(args)
 COMMANDS = {
+    "make-synthetic": "clipsonic_jax.commands.make_synthetic",
+    "make-tiny-clip": "clipsonic_jax.commands.make_tiny_clip",
+    "train": "clipsonic_jax.commands.train",
+    "generate": "clipsonic_jax.commands.generate",
+    "evaluate": "clipsonic_jax.commands.evaluate",
+    "modality-gap": "clipsonic_jax.commands.modality_gap",
 }
 
 
