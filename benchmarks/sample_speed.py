@@ -199,34 +199,20 @@ def print_row(row):
 
 def run_table2(args, cfg):
     """Unconditional samples at batch 1 stopping at EOS: notes/s and mean length (s)."""
-    import numpy as np
-
-    from mmt_jax import codec
-    from mmt_jax.sample import SamplerConfig, row_keys_for, sample
+    from mmt_jax.speed_test import table2
 
     if args.checkpoint:
         from mmt_jax.generate import load_checkpoint
         params, cfg = load_checkpoint(args.checkpoint)
     else:
         params = note_forced_params(cfg, args.seed, note_bias=0.0)
-    scfg = SamplerConfig(cfg, max_events=args.events)
-    prompt = [np.zeros((1, 6), np.int64)]
-    sample(params, scfg, prompt, 2)  # compile
-    total_time, notes, lengths = 0.0, 0, []
-    for i in range(args.table2_samples):
-        start = time.perf_counter()
-        out = sample(params, scfg, prompt, args.events, row_keys=row_keys_for(args.seed, [i]))
-        total_time += time.perf_counter() - start
-        table = codec.decode(out.sequences()[0])
-        notes += len(table)
-        lengths.append(table.end / codec.RESOLUTION * 60.0 / codec.DECODE_QPM)
-    result = dict(samples=args.table2_samples, notes=notes, seconds=total_time,
-                  notes_per_s=notes / total_time if total_time else 0.0,
-                  mean_length_s=float(np.mean(lengths)),
-                  weights=args.checkpoint or "random (not meaningful)")
-    print(f"Table 2 protocol: {result['samples']} samples, {notes} notes in {total_time:.2f} s "
-          f"-> {result['notes_per_s']:.1f} notes/s; mean length {result['mean_length_s']:.2f} s "
-          f"at 100 qpm (paper: 11.79 notes/s, 100.42 s); weights: {result['weights']}")
+    result = table2(params, cfg, num_samples=args.table2_samples, max_events=args.events,
+                    seed=args.seed)
+    result["weights"] = args.checkpoint or "random (not meaningful)"
+    print(f"Table 2 protocol: {result['samples']} samples, {result['notes']} notes in "
+          f"{result['seconds']:.2f} s -> {result['notes_per_s']:.1f} notes/s; mean length "
+          f"{result['mean_length_s']:.2f} s at 100 qpm (paper: 11.79 notes/s, 100.42 s); "
+          f"weights: {result['weights']}")
     return result
 
 

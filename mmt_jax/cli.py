@@ -13,6 +13,9 @@ COMMANDS = {
     "train": "mmt_jax.commands.train",
     "convert-reference": "mmt_jax.commands.convert_reference",
     "generate": "mmt_jax.commands.generate",
+    "evaluate": "mmt_jax.commands.evaluate",
+    "speed-test": "mmt_jax.commands.speed_test",
+    "attention": "mmt_jax.commands.attention",
 }
 
 
