@@ -39,3 +39,27 @@ def run_cli(prog, description, commands, argv=None):
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def add_config_arguments(parser, example, shortcuts):
+    """--config, shortcut flags and KEY=VALUE overrides: what every `train` command takes.
+
+    shortcuts: {flag name: (config key, help)}, e.g. {"data": ("data.dir", "prepared data")}.
+    """
+    parser.add_argument("--config", required=True, help=f"a Python config file with get_config(), e.g. {example}")
+    for flag, (key, text) in shortcuts.items():
+        parser.add_argument(f"--{flag}", help=f"{text} (sets {key})")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="config overrides, e.g. train.max_steps=1000")
+
+
+def config_from_args(args, shortcuts):
+    """The config named by --config with the shortcut flags and overrides applied."""
+    from train_kit.config import load_config
+
+    overrides = list(args.overrides)
+    for flag, (key, _) in shortcuts.items():
+        value = getattr(args, flag)
+        if value:
+            overrides.append(f"{key}={value}")
+    return load_config(args.config, overrides)

@@ -1,27 +1,21 @@
 """`mmt-jax train`: train MMT from a config file, through train_kit (resumes from --out)."""
+from train_kit.cli import add_config_arguments, config_from_args
 
 HELP = "train MMT from a config file (e.g. configs/mmt/tiny.py, configs/mmt/sod.py)"
+SHORTCUTS = {
+    "data": ("data.dir", "prepared data folder"),
+    "out": ("train.out_dir", "run folder: checkpoints, metrics, exported params; an existing run resumes"),
+}
 
 
 def add_arguments(parser):
-    parser.add_argument("--config", required=True, help="a Python config file (get_config())")
-    parser.add_argument("--data", help="prepared data folder (sets data.dir)")
-    parser.add_argument("--out", help="run folder: checkpoints, metrics, exported params "
-                                      "(sets train.out_dir; an existing run resumes)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="config overrides, e.g. train.max_steps=1000 model.pos_emb=rotary")
+    add_config_arguments(parser, "configs/mmt/tiny.py", SHORTCUTS)
 
 
 def run(args):
     from mmt_jax.train import train
-    from train_kit.config import load_config
 
-    overrides = list(args.overrides)
-    if args.data:
-        overrides.append(f"data.dir={args.data}")
-    if args.out:
-        overrides.append(f"train.out_dir={args.out}")
-    cfg = load_config(args.config, overrides)
+    cfg = config_from_args(args, SHORTCUTS)
     result = train(cfg)
     best = "" if result.best_metric is None else (
         f", best eval_loss {result.best_metric:.4f} at step {result.best_step}")
