@@ -1,0 +1,37 @@
+"""`clipsonic-jax generate`: audio from an image (CLIPSonic-IQ) or a text (CLIPSonic-ZS)."""
+
+HELP = "generate a WAV and a mel PNG from an image (--image) or a text query (--text)"
+
+
+def add_arguments(parser):
+    parser.add_argument("--checkpoint", required=True, help="a trained run folder (clipsonic.json + model.msgpack)")
+    q = parser.add_mutually_exclusive_group(required=True)
+    q.add_argument("--image", nargs="+", help="image file(s): CLIPSonic-IQ")
+    q.add_argument("--text", nargs="+", help="text quer(y/ies): CLIPSonic-ZS, CLIP text embedding")
+    parser.add_argument("--clip", help="CLIP folder (default: the one the model was trained with)")
+    parser.add_argument("--out", default="clipsonic-out", help="output folder (default clipsonic-out)")
+    parser.add_argument("--steps", type=int, help="sampling steps (default: the run's config)")
+    parser.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    parser.add_argument("--sampler", choices=("ddim", "ddpm"))
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run(args):
+    import os
+    import re
+
+    from clipsonic_jax.generate import load_run, read_image, write_outputs
+
+    model = load_run(args.checkpoint)
+    clip = model.clip(args.clip)
+    if args.image:
+        emb = clip.embed_images([read_image(p) for p in args.image])
+        names = [os.path.splitext(os.path.basename(p))[0] for p in args.image]
+    else:
+        emb = clip.embed_texts(args.text)
+        names = [re.sub(r"[^A-Za-z0-9]+", "_", t).strip("_")[:40] or "query" for t in args.text]
+    mels = model.generate(emb, seed=args.seed, steps=args.steps, guidance=args.guidance,
+                          sampler=args.sampler)
+    for name, query, mel in zip(names, args.image or args.text, mels):
+        wav, png = write_outputs(os.path.join(args.out, name), mel, model, title=str(query))
+        print(f"{query}: {wav} {png}")

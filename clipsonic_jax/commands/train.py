@@ -1,0 +1,23 @@
+"""`clipsonic-jax train`: train the CLIP-conditioned mel diffusion model (resumes from --out)."""
+from train_kit.cli import add_config_arguments, config_from_args
+
+HELP = "train the CLIP-conditioned mel diffusion model from a config (e.g. configs/clipsonic/tiny.py)"
+SHORTCUTS = {
+    "data": ("data.dir", "folder of videos"),
+    "clip": ("data.clip_dir", "Hugging Face CLIP folder (safetensors + config.json)"),
+    "out": ("train.out_dir", "run folder; an existing run resumes"),
+}
+
+
+def add_arguments(parser):
+    add_config_arguments(parser, "configs/clipsonic/tiny.py", SHORTCUTS)
+
+
+def run(args):
+    from clipsonic_jax.train import train
+
+    cfg = config_from_args(args, SHORTCUTS)
+    result = train(cfg)
+    print(f"{result.status} at step {result.step}")
+    if cfg.train.out_dir:
+        print(f"model: {cfg.train.out_dir} (use: clipsonic-jax generate --checkpoint {cfg.train.out_dir} ...)")

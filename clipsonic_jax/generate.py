@@ -1,0 +1,118 @@
+"""Generate audio from CLIP embeddings with a trained run: CLIPSonic-IQ (image query) and
+CLIPSonic-ZS (text query through CLIP's text encoder, replacing the image embedding).
+
+    run = load_run("runs/clipsonic/tiny")
+    clip = run.clip()                                          # the CLIP folder the run trained with
+    logmels = run.generate(clip.embed_texts(["a red circle"]), seed=0)   # [B, n_mels, frames]
+    write_outputs("out/red", logmels[0], run)                  # out/red.wav + out/red.png
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+
+import numpy as np
+
+from clipsonic_jax.train import PARAMS_FILE, RUN_FILE, Config, config_from_dict
+from music_codecs.errors import UserError
+from music_codecs.mel import MelStats, mel_to_wave
+
+
+@dataclasses.dataclass
+class Run:
+    cfg: Config
+    stats: MelStats
+    params: dict
+    clip_dir: str
+    cond_mean: np.ndarray | None = None
+    cond_scale: float = 1.0
+
+    def clip(self, clip_dir=None):
+        from clipsonic_jax.clip_load import load_clip
+        clip = load_clip(clip_dir or self.clip_dir)
+        if clip.cfg.projection_dim != self.cfg.unet.cond_dim:
+            raise UserError(f"CLIP at {clip.directory} gives {clip.cfg.projection_dim}-d embeddings; "
+                            f"the model was trained on {self.cfg.unet.cond_dim}-d")
+        return clip
+
+    @functools.lru_cache(maxsize=8)
+    def sampler(self, kind, steps):
+        from clipsonic_jax.samplers import make_sampler
+        from clipsonic_jax.train import make_apply
+        from clipsonic_jax.unet import UNet
+        shape = (self.cfg.mel.n_mels, self.cfg.mel.clip_frames)
+        return make_sampler(make_apply(UNet(self.cfg.unet)), self.cfg.diffusion, shape, steps, kind,
+                            clip_x0=1.0)
+
+    def generate(self, embeddings, seed=0, steps=None, guidance=None, sampler=None):
+        """Log-mels [B, n_mels, frames] for L2-normalised CLIP embeddings [B, D]."""
+        import jax
+        s = self.cfg.sample
+        fn = self.sampler(sampler or s.sampler, int(steps or s.steps))
+        cond = np.asarray(embeddings, np.float32)
+        if self.cond_mean is not None:
+            cond = (cond - self.cond_mean) / self.cond_scale
+        x = fn(self.params, jax.numpy.asarray(cond, jax.numpy.float32), jax.random.key(seed),
+               float(s.guidance if guidance is None else guidance))
+        return self.stats.denormalize(np.asarray(x))
+
+    __hash__ = object.__hash__
+
+
+def load_run(run_dir):
+    import flax
+    import jax
+    import jax.numpy as jnp
+    from clipsonic_jax.unet import UNet
+    from train_kit.sharding import unbox
+    meta_path, params_path = os.path.join(run_dir, RUN_FILE), os.path.join(run_dir, PARAMS_FILE)
+    if not (os.path.exists(meta_path) and os.path.exists(params_path)):
+        raise UserError(f"{run_dir}: no trained CLIPSonic model here (needs {RUN_FILE} and {PARAMS_FILE})")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    cfg = config_from_dict(meta["config"])
+    net = UNet(cfg.unet)
+    example = (jnp.zeros((1, cfg.mel.n_mels, cfg.mel.clip_frames)), jnp.zeros((1,), jnp.int32),
+               jnp.zeros((1, cfg.unet.cond_dim)), jnp.ones((1,), bool))
+    target = unbox(jax.eval_shape(lambda: net.init(jax.random.key(0), *example)["params"]))
+    target = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), target)
+    with open(params_path, "rb") as f:
+        try:
+            params = flax.serialization.from_bytes(target, f.read())
+        except Exception as err:   # msgpack/structure errors: a damaged or foreign file
+            raise UserError(f"{params_path}: cannot restore parameters: {err}") from err
+    mean = meta.get("cond_mean")
+    return Run(cfg, MelStats(**meta["mel_stats"]), params, meta["clip_dir"],
+               None if mean is None else np.asarray(mean, np.float32), float(meta.get("cond_scale", 1.0)))
+
+
+def write_outputs(stem, logmel, run: Run, title=""):
+    """<stem>.wav (Griffin-Lim) and <stem>.png (the log-mel). Returns both paths."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import soundfile as sf
+    os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
+    wave = mel_to_wave(logmel, run.cfg.mel, n_iter=run.cfg.sample.griffin_lim_iters)
+    sf.write(stem + ".wav", wave, run.cfg.mel.sample_rate, subtype="PCM_16")
+    fig, ax = plt.subplots(figsize=(6, 3))
+    hop_s = run.cfg.mel.hop_length / run.cfg.mel.sample_rate
+    im = ax.imshow(logmel, origin="lower", aspect="auto",
+                   extent=(0, logmel.shape[1] * hop_s, 0, logmel.shape[0]))
+    ax.set_xlabel("time (s)"), ax.set_ylabel("mel band"), ax.set_title(title or os.path.basename(stem))
+    fig.colorbar(im, ax=ax, label="log magnitude")
+    fig.tight_layout()
+    fig.savefig(stem + ".png", dpi=100)
+    plt.close(fig)
+    return stem + ".wav", stem + ".png"
+
+
+def read_image(path):
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as err:
+        raise UserError(f"{path}: cannot read image: {err}") from err

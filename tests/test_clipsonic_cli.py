@@ -1,0 +1,80 @@
+"""End to end through the command line: synthetic data and a tiny random CLIP, a few train steps,
+then image- and text-queried generation (WAV + PNG), evaluation and the modality gap."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from clipsonic_jax import cli
+from clipsonic_jax.modality_gap import modality_gap
+
+
+def test_modality_gap_means():
+    text = np.array([[1.0, 0.0], [0.0, 1.0]])
+    images = np.array([[2.0, 0.0], [0.6, 0.8], [0.0, 3.0]])
+    r = modality_gap(text, images, [0, 0, 1])
+    assert r["matched"] == pytest.approx((1.0 + 0.6 + 1.0) / 3)
+    assert r["mismatched"] == pytest.approx((0.0 + 0.8 + 0.0) / 3)
+
+
+def test_condition_standardisation():
+    from clipsonic_jax.train import cond_transform
+    e = np.random.default_rng(0).normal(size=(50, 8)) * 0.1 + 3.0
+    mean, scale = cond_transform(e, True)
+    z = (e - mean) / scale
+    np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-5)
+    assert abs(z.std() - 1.0) < 1e-5
+    mean, scale = cond_transform(e, False)
+    assert scale == 1.0 and not mean.any()
+
+
+def test_train_generate_evaluate(tmp_path, capsys):
+    clip, videos, run, out = (str(tmp_path / n) for n in ("clip", "videos", "run", "out"))
+    assert cli.COMMANDS["train"] == "clipsonic_jax.commands.train"
+    with pytest.raises(SystemExit) as e:
+        cli.main(["make-tiny-clip", "--out", clip])
+    assert e.value.code == 0
+    with pytest.raises(SystemExit) as e:
+        cli.main(["make-synthetic", "--out", videos, "--clips", "8", "--seconds", "1.5"])
+    assert e.value.code == 0
+    overrides = ["train.max_steps=2", "train.eval_every=2", "data.batch_size=8", "data.eval_every_nth=0",
+                 "unet.channels=8", "unet.groups=4", "unet.channel_mults=(1,)", "unet.attention_levels=()",
+                 "sample.steps=3", "sample.griffin_lim_iters=2",
+                 "optim.warmup_steps=1", "optim.decay_steps=2"]
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", "--config", "configs/clipsonic/tiny.py", "--data", videos, "--clip", clip,
+                  "--out", run, *overrides])
+    assert e.value.code == 0
+    meta = json.load(open(f"{run}/clipsonic.json"))
+    assert meta["config"]["unet"]["cond_dim"] == 64 and meta["mel_stats"]["high"] > meta["mel_stats"]["low"]
+    assert len(meta["cond_mean"]) == 64 and meta["cond_scale"] > 0
+    frame = tmp_path / "frame.png"
+    from PIL import Image
+    from clipsonic_jax import video
+    Image.fromarray(video.read_frames(f"{videos}/clip_00000.mp4", [0.5])[0]).save(frame)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["generate", "--checkpoint", run, "--image", str(frame), "--out", out])
+    assert e.value.code == 0
+    with pytest.raises(SystemExit) as e:
+        cli.main(["generate", "--checkpoint", run, "--text", "a red circle", "--out", out])
+    assert e.value.code == 0
+    for stem in ("frame", "a_red_circle"):
+        wave, sr = sf.read(f"{out}/{stem}.wav")
+        assert sr == 16000 and wave.shape == (16384,) and np.all(np.isfinite(wave))
+        assert (tmp_path / "out" / f"{stem}.png").stat().st_size > 1000
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        cli.main(["evaluate", "--checkpoint", run, "--data", videos])
+    assert e.value.code == 0
+    line = capsys.readouterr().out
+    assert "chance 0.167" in line and "real audio 1.000" in line
+    with pytest.raises(SystemExit) as e:
+        cli.main(["modality-gap", "--clip", clip, "--data", videos])
+    assert e.value.code == 0
+    assert "matched" in capsys.readouterr().out
+    # A missing checkpoint is one line on stderr and exit 2.
+    with pytest.raises(SystemExit) as e:
+        cli.main(["generate", "--checkpoint", str(tmp_path / "nope"), "--text", "x"])
+    assert e.value.code == 2
+    assert "no trained CLIPSonic model" in capsys.readouterr().err
