@@ -252,7 +252,8 @@ def _last(logits, count):
 def _prefill(model, params, cache, seq, end, size):
     """Prefill the last `size` events before `end` at positions 0..; (logits, cache, count)."""
     codes, count = window(seq, end, min(size, seq.shape[1]))
-    logits, cache = model.apply(params, codes, cache, 0, count, method=MusicTransformer.decode)
+    logits, cache = model.apply(params, codes, cache, 0, count,
+                                method=MusicTransformer.decode)
     return _last(logits, count), cache, count
 
 
@@ -279,7 +280,8 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         """Sample one event per row and push it through the cache (no row is full)."""
         ev, event = advance(cfg, state.events, state.logits, prompt_len, temperature, row_keys)
         index = jnp.minimum(state.cache_index, max_len - 1)  # ended rows may sit at the end
-        logits, cache = model.apply(params, event[:, None], state.cache, index, method=MusicTransformer.decode)
+        logits, cache = model.apply(params, event[:, None], state.cache, index,
+                                    method=MusicTransformer.decode)
         return SamplingState(ev, tuple(x[:, 0] for x in logits), cache, index + 1)
 
     def refill(state):
