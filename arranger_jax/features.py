@@ -30,10 +30,10 @@ STRONG_TRANSPOSE = (-5, 6)
 LIGHT_TRANSPOSE = (-1, 1)
 
 
-def sinusoid_table(length, dim):
+def sinusoid_table(length, dim, start=0):
     """The Transformer's fixed table: angle(pos, i) = pos / 10000^(2*(i//2)/dim), sin on even
-    columns and cos on odd columns (interleaved, not split in halves)."""
-    pos = np.arange(length, dtype=np.float64)[:, None]
+    columns and cos on odd columns (interleaved, not split in halves); rows start..start+length-1."""
+    pos = np.arange(start, start + length, dtype=np.float64)[:, None]
     i = np.arange(dim)
     angle = pos / np.power(10000.0, 2 * (i // 2) / dim)
     return np.where(i % 2 == 0, np.sin(angle), np.cos(angle)).astype(np.float32)

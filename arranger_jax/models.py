@@ -206,16 +206,26 @@ class SelfAttention(nn.Module):
     dim: int
 
     @nn.compact
-    def __call__(self, x, bias):
+    def __call__(self, x, bias, cache=None, slot=None):
+        """x [B, T, dim]; bias added to the logits [., ., T, keys]. With `cache` (keys, values),
+        each [B*heads, C, dim/heads], the new keys and values are written at position `slot`
+        and the whole cache is attended; returns (out, cache) then."""
         b, t, _ = x.shape
         depth = self.dim // self.heads
-        split = lambda y: y.reshape(b, t, self.heads, depth).transpose(0, 2, 1, 3)  # noqa: E731
-        q = split(nn.Dense(self.dim, name="query")(x))
-        k = split(nn.Dense(self.dim, name="key")(x))
-        v = split(nn.Dense(self.dim, name="value")(x))
-        logits = q @ k.transpose(0, 1, 3, 2) / np.sqrt(depth) + bias
-        out = jax.nn.softmax(logits, -1) @ v
-        return nn.Dense(self.dim, name="out")(out.transpose(0, 2, 1, 3).reshape(b, t, self.dim))
+        # Heads folded into the batch, [B*heads, T, depth], also the cache's layout: its update
+        # and both products then use one array, which XLA updates in place (with any reshape
+        # between them it copied the cache every step).
+        fold = lambda y: y.reshape(b, -1, self.heads, depth).swapaxes(1, 2).reshape(  # noqa: E731
+            b * self.heads, -1, depth)
+        q, k, v = (fold(nn.Dense(self.dim, name=n)(x)) for n in ("query", "key", "value"))
+        if cache is not None:
+            k, v = (jax.lax.dynamic_update_slice_in_dim(c, new, slot, axis=1)
+                    for c, new in zip(cache, (k, v)))
+        logits = jnp.einsum("nqd,nkd->nqk", q, k).reshape(b, self.heads, t, -1) / np.sqrt(depth)
+        probs = jax.nn.softmax(logits + bias, -1).reshape(b * self.heads, t, -1)
+        out = (probs @ v).reshape(b, self.heads, t, depth).swapaxes(1, 2).reshape(b, t, self.dim)
+        out = nn.Dense(self.dim, name="out")(out)
+        return out if cache is None else (out, (k, v))
 
 
 class TransformerArranger(nn.Module):
@@ -225,26 +235,45 @@ class TransformerArranger(nn.Module):
     config: ArrangerConfig
 
     @nn.compact
-    def __call__(self, inputs, train=False):
+    def __call__(self, inputs, train=False, stream=None):
+        """`stream` (online only; see `streaming`): inputs hold one new note per row, and
+        stream = {"layers": per-layer (keys, values) caches [B*heads, C, units/heads],
+        "index": the note's index in the piece, "encoding": its sinusoid row [units]}. The note
+        attends to itself and the C - 1 notes before it (all earlier notes while index < C);
+        returns (logits, layers) then."""
         c = self.config
         x = NoteInputs(c, name="inputs")(inputs)
         t = x.shape[1]
         x = nn.Dense(c.units, name="input_projection")(x)
-        x = x + jnp.asarray(F.sinusoid_table(max(t, c.max_positions), c.units)[:t])
+        if stream is None:
+            x = x + jnp.asarray(F.sinusoid_table(max(t, c.max_positions), c.units)[:t])
+            keep = (inputs["pitch"] > 0)[:, None, None, :]  # [B, 1, 1, T] keys
+            if c.online:
+                keep = keep & jnp.tril(jnp.ones((t, t), bool))[None, None]
+        else:  # a ring buffer: the note goes to slot index mod C, the filled slots are attended
+            x = x + stream["encoding"]
+            capacity = stream["layers"][0][0].shape[1]
+            filled = jnp.minimum(stream["index"] + 1, capacity)
+            keep = (jnp.arange(capacity) < filled)[None, None, None, :]
         x = nn.Dropout(c.dropout, deterministic=not train)(x)
-        keep = (inputs["pitch"] > 0)[:, None, None, :]  # [B, 1, 1, T] keys
-        if c.online:
-            keep = keep & jnp.tril(jnp.ones((t, t), bool))[None, None]
         bias = jnp.where(keep, 0.0, -1e9)
+        layers = []
         for layer in range(c.layers):
-            attn = SelfAttention(c.heads, c.units, name=f"attention_{layer}")(x, bias)
+            attention = SelfAttention(c.heads, c.units, name=f"attention_{layer}")
+            if stream is None:
+                attn = attention(x, bias)
+            else:
+                attn, cache = attention(x, bias, stream["layers"][layer],
+                                        stream["index"] % capacity)
+                layers.append(cache)
             attn = nn.Dropout(c.dropout, deterministic=not train)(attn)
             x = nn.LayerNorm(epsilon=1e-6, name=f"attention_norm_{layer}")(x + attn)
             ffn = nn.Dense(c.ffn_units, name=f"ffn_in_{layer}")(x)
             ffn = nn.Dense(c.units, name=f"ffn_out_{layer}")(nn.relu(ffn))
             ffn = nn.Dropout(c.dropout, deterministic=not train)(ffn)
             x = nn.LayerNorm(epsilon=1e-6, name=f"ffn_norm_{layer}")(x + ffn)
-        return nn.Dense(c.num_parts + 1, name="head")(x)
+        logits = nn.Dense(c.num_parts + 1, name="head")(x)
+        return logits if stream is None else (logits, tuple(layers))
 
 
 def build_model(config):

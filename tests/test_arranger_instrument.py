@@ -1,11 +1,13 @@
 """Automatic instrumentation: downmix, arranged output tracks, and note-by-note streaming."""
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from arranger_jax import data, features as F, instrument
-from arranger_jax.models import ArrangerConfig, LSTMArranger
+from arranger_jax.models import ArrangerConfig, build_model
 from arranger_jax.streaming import StreamingLabeller
 from music_codecs.note_table import NoteTable
 
@@ -45,21 +47,40 @@ def test_downmix_of_drums_only_is_a_user_error():
         instrument.downmix(table.select(table.is_drum))
 
 
-def test_streaming_equals_the_whole_sequence_model():
-    config = ArrangerConfig(num_parts=4, units=8, layers=2, use_entry_hints=True, use_duration=True)
+def _stream(labeller, batch, n):
+    state, out = labeller.start(), []
+    for i in range(n):
+        note = {k: (v if k == "pitch_hint" else v[:, i:i + 1]) for k, v in batch.items()}
+        logits, state = labeller.step(state, note)
+        out.append(np.asarray(logits[0]))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("arch", ["lstm", "transformer"])
+def test_streaming_equals_the_whole_sequence_model(arch):
+    config = ArrangerConfig(num_parts=4, arch=arch, units=8, layers=2, heads=2, ffn_units=8,
+                            use_entry_hints=True, use_duration=True)
     rng = np.random.default_rng(0)
-    n = 9
+    n = 12
     piece = data.Piece("s", np.sort(rng.integers(0, 400, n)), rng.integers(40, 80, n),
                        rng.integers(1, 40, n), np.full(n, 64), rng.integers(0, 4, n))
     inputs, _ = F.piece_inputs(piece, 4)
     batch = {k: jnp.asarray(v)[None] for k, v in inputs.items()}
-    params = LSTMArranger(config).init(jax.random.key(0), batch)["params"]
-    whole = LSTMArranger(config).apply({"params": params}, batch)[0]
-    labeller = StreamingLabeller(config, params)
-    state = labeller.start()
-    for i in range(n):
-        note = {k: (v if k == "pitch_hint" else v[:, i:i + 1]) for k, v in batch.items()}
-        logits, state = labeller.step(state, note)
-        np.testing.assert_allclose(logits[0], whole[i], atol=1e-5)
+    model = build_model(config)
+    params = model.init(jax.random.key(0), batch)["params"]
+    whole = np.asarray(model.apply({"params": params}, batch)[0])
+    np.testing.assert_allclose(_stream(StreamingLabeller(config, params), batch, n), whole,
+                               atol=1e-5)
     with pytest.raises(ValueError):
-        StreamingLabeller(ArrangerConfig(online=False), params)
+        StreamingLabeller(dataclasses.replace(config, online=False), params)
+    if arch == "transformer":
+        # A ring buffer of 4 notes: exact while it holds every earlier note, then each note
+        # sees only the last 4 in each layer, so note 1 reaches notes 1..7 through 2 layers.
+        small = _stream(StreamingLabeller(config, params, capacity=4), batch, n)
+        np.testing.assert_allclose(small[:4], whole[:4], atol=1e-5)
+        assert not np.allclose(small[4:], whole[4:], atol=1e-3)
+        changed = dict(batch, pitch=batch["pitch"].at[0, 1].add(5))
+        other = _stream(StreamingLabeller(config, params, capacity=4), changed, n)
+        np.testing.assert_allclose(other[:1], small[:1], atol=1e-5)
+        assert all(not np.allclose(a, b, atol=1e-6) for a, b in zip(other[1:8], small[1:8]))
+        np.testing.assert_allclose(other[8:], small[8:], atol=1e-5)
