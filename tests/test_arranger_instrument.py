@@ -84,3 +84,24 @@ def test_streaming_equals_the_whole_sequence_model(arch):
         np.testing.assert_allclose(other[:1], small[:1], atol=1e-5)
         assert all(not np.allclose(a, b, atol=1e-6) for a, b in zip(other[1:8], small[1:8]))
         np.testing.assert_allclose(other[8:], small[8:], atol=1e-5)
+
+
+def test_instrument_stream_option_labels_like_the_whole_model():
+    from arranger_jax.commands.instrument import _stream
+    from music_codecs.errors import UserError
+
+    config = ArrangerConfig(num_parts=4, arch="transformer", units=8, layers=2, heads=2,
+                            ffn_units=8)
+    rng = np.random.default_rng(1)
+    n = 30
+    piece = data.Piece("s", np.sort(rng.integers(0, 400, n)), rng.integers(40, 80, n),
+                       rng.integers(1, 40, n), np.full(n, 64), np.zeros(n, np.int64))
+    batch = {k: jnp.asarray(v)[None] for k, v in F.piece_inputs(piece, 4)[0].items()}
+    model = build_model(config)
+    params = model.init(jax.random.key(3), batch)["params"]
+    whole = np.asarray(model.apply({"params": params}, batch))[0, :, 1:].argmax(-1)
+    parts = _stream(config, params, batch)
+    np.testing.assert_array_equal(parts, whole)
+    assert len(set(parts.tolist())) > 1  # random weights still spread notes over parts
+    with pytest.raises(UserError, match="online"):
+        _stream(dataclasses.replace(config, online=False), params, batch)

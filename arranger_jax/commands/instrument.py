@@ -7,6 +7,9 @@ def add_arguments(parser):
     parser.add_argument("input", help="MIDI or MusicXML file (all non-drum tracks are merged)")
     parser.add_argument("out_dir", help="output folder")
     parser.add_argument("--no-wav", action="store_true", help="skip audio rendering")
+    parser.add_argument("--stream", action="store_true",
+                        help="label the notes one at a time as a live performance would arrive "
+                             "(online models: LSTM, Transformer-Dec) and report the time per note")
 
 
 def run(args):
@@ -30,9 +33,12 @@ def run(args):
     inputs, _ = F.piece_inputs(piece, config.num_parts, max_len=None)  # every note, no cap
     inputs["entry_hint"] = np.zeros_like(inputs["entry_hint"])  # no part information at inference
     inputs["pitch_hint"] = np.zeros_like(inputs["pitch_hint"])
-    model = build_model(config)
-    logits = model.apply({"params": params}, {k: v[None] for k, v in inputs.items()})
-    parts = np.asarray(jax.device_get(logits))[0, :, 1:].argmax(-1)
+    batch = {k: v[None] for k, v in inputs.items()}
+    if args.stream:
+        parts = _stream(config, params, batch)
+    else:
+        logits = build_model(config).apply({"params": params}, batch)
+        parts = np.asarray(jax.device_get(logits))[0, :, 1:].argmax(-1)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     arranged = instrument.arranged_table(piece, parts, dataset, table, drums)
@@ -45,3 +51,31 @@ def run(args):
     print(f"{len(piece)} notes -> " + ", ".join(f"{n}: {c}" for n, c in zip(arranged.track_names, counts)))
     for path in written:
         print(f"wrote {path}")
+
+
+def _stream(config, params, batch):
+    """Part per note, labelled one note at a time by the streaming model."""
+    import time
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from arranger_jax.streaming import StreamingLabeller
+    from music_codecs.errors import UserError
+
+    if not config.online:
+        raise UserError(f"--stream needs an online model (LSTM or Transformer-Dec); "
+                        f"{config.name} looks ahead")
+    labeller = StreamingLabeller(config, params)
+    notes = len(batch["pitch"][0])
+    note = lambda i: {k: (v if k == "pitch_hint" else v[:, i:i + 1])  # noqa: E731
+                      for k, v in batch.items()}
+    labeller.step(labeller.start(), note(0))[0].block_until_ready()  # compile before timing
+    state, parts = labeller.start(), []
+    start = time.perf_counter()
+    for i in tqdm(range(notes), desc="streaming", unit="note", disable=notes < 2000):
+        logits, state = labeller.step(state, note(i))
+        parts.append(int(np.argmax(logits[0, 1:])))  # what a live player would act on now
+    seconds = time.perf_counter() - start
+    print(f"streamed {notes} notes: {1000 * seconds / notes:.3f} ms per note")
+    return np.asarray(parts)
