@@ -90,3 +90,14 @@ def test_metrics_by_hand():
     assert np.isclose(scores["completeness"], 1 / 2)
     assert np.isclose(np.sum(scores["confusion"]), 1.0)
     assert np.isclose(scores["confusion"][0][1], 2 / 6)
+
+
+def test_closest_pitch_mono_swaps_identical_unison_notes_as_the_reference_does():
+    # Parts 0 (67) and 1 (60) sound a unison 64 together. The two notes are identical, so every
+    # assignment of them scores the same; the reference keeps the *last* best permutation, which
+    # gives the earlier note (part 0's, sorted first) to part 1. On the Bach chorales this quirk
+    # alone costs mono about 2.2 points (2,223 of 96,605 notes are such duplicates), so keep it.
+    time, pitch, duration = [0, 0, 24, 24], [60, 67, 64, 64], [24] * 4
+    assert B.closest_pitch(time, pitch, duration, [1, 0], 2, mono=True).tolist() == [1, 0, 1, 0]
+    # the plain rule sends both to the closest part (part 0: 9 < 16)
+    assert B.closest_pitch(time, pitch, duration, [1, 0], 2).tolist() == [1, 0, 0, 0]
