@@ -285,16 +285,22 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         return SamplingState(ev, tuple(x[:, 0] for x in logits), cache, index + 1)
 
     def refill(state):
-        """Full rows prefill their latest events again at positions 0..; others keep theirs."""
+        """Full rows prefill their latest events again at positions 0..; others keep theirs.
+
+        The prefill runs on a cache of its own, only as long as the refill, which is then
+        merged into the first positions of the main cache in place: prefilling the main cache
+        itself would need a copy of the old one to restore the rows that are not full."""
         full = needs_refill(state)
         ev = state.events
-        logits, cache, count = _prefill(model, params, state.cache, ev.seq,
-                                        prompt_len + ev.step, cfg.refill_events)
+        size = min(cfg.refill_events, max_len)
+        fresh = init_cache(cfg.model, full.shape[0], size, state.cache[0]["k"].dtype)
+        logits, fresh, count = _prefill(model, params, fresh, ev.seq, prompt_len + ev.step, size)
         row = full[:, None, None, None]  # cache leaves are [B, H, L, D]
+        merge = lambda old, new: old.at[:, :, :size].set(  # noqa: E731
+            jnp.where(row, new, old[:, :, :size]))
         return SamplingState(
             ev, tuple(jnp.where(full[:, None], r, d) for r, d in zip(logits, state.logits)),
-            jax.tree.map(lambda r, d: jnp.where(row, r, d), cache, state.cache),
-            jnp.where(full, count, state.cache_index))
+            jax.tree.map(merge, state.cache, fresh), jnp.where(full, count, state.cache_index))
 
     def window_pass(state):
         # The refill sits outside the per-event loop: a branch there would cost a copy of
