@@ -98,7 +98,8 @@ def make_piece(name, part_notes, num_parts):
 
 def music21_part_notes(part, resolution=RESOLUTION):
     """[n, 4] notes of one music21 part: offsets and lengths times `resolution`, rounded; tied
-    notes of one pitch merged; grace notes skipped; chords expanded into notes; repeats not
+    notes of one pitch merged (their durations summed, as muspy 0.3 does, which matters when
+    another note interrupts a tie); grace notes skipped; chords expanded into notes; repeats not
     expanded (the reference's muspy 0.3 did not expand them either)."""
     open_ties = {}  # pitch -> row of the note a tie is still extending
     rows = []
@@ -117,7 +118,7 @@ def music21_part_notes(part, resolution=RESOLUTION):
             tie_type = tie.type if tie is not None else None
             if tie_type in ("continue", "stop") and pitch in open_ties:
                 row = open_ties[pitch]
-                row[2] = time + duration - row[0]
+                row[2] += duration
                 if tie_type == "stop":
                     del open_ties[pitch]
                 continue

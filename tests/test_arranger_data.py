@@ -36,6 +36,14 @@ def test_music21_notes_merge_ties_skip_grace_expand_chords():
     assert notes[:, :3].tolist() == [[0, 60, 60], [72, 64, 24], [72, 67, 24], [96, 69, 8]]
 
 
+def test_music21_interrupted_tie_sums_the_tied_durations_like_muspy():
+    # B-flat tied over an intervening C (bwv362 has one): the reference's muspy 0.3 adds the
+    # tied durations (1 + 1 quarters), it does not stretch the note to the stop's end (3).
+    part = _part("Bass", [(0, _note("B-3", 1, "start")), (1, _note("C4", 1)),
+                          (2, _note("B-3", 1, "stop"))])
+    assert data.music21_part_notes(part)[:, :3].tolist() == [[0, 58, 48], [24, 60, 24]]
+
+
 def test_music21_bach_piece_labels_sorts_and_drops_instruments():
     from music21 import stream
     score = stream.Score()
