@@ -229,7 +229,7 @@ def init_cache(config: MMTConfig, batch_size: int, max_len: int | None = None, d
     head_dim] (a free reshape), writes the new rows there and hands that very array to the
     attention's products, so XLA updates it in place. Written and read through a [B, L, H, D]
     or [B, H, L, D] view instead, XLA copied every layer once or twice per step: paper model,
-    2-core CPU, batch 1, one sampling step 5.4 ms against 3.4 ms now.
+    2-core CPU, batch 1, one sampling step 5.4 ms against 2.7 ms now.
     """
     shape = (batch_size, config.heads, max_len or config.max_seq_len, config.head_dim)
     dtype = config.dtype if dtype is None else dtype
