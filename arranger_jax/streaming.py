@@ -21,6 +21,12 @@ from arranger_jax import features as F
 from arranger_jax.models import ArrangerConfig, LSTMArranger, TransformerArranger
 
 
+def note_inputs(inputs, i):
+    """Note i of per-note inputs [B, T, ...] as a one-note step [B, 1, ...]; the per-piece pitch
+    hints [B, K] stay whole."""
+    return {k: (v if k == "pitch_hint" else v[:, i:i + 1]) for k, v in inputs.items()}
+
+
 class StreamingLabeller:
     def __init__(self, config: ArrangerConfig, params, capacity: int | None = None):
         if not config.online:

@@ -15,7 +15,7 @@ import numpy as np
 
 from arranger_jax import data, features as F
 from arranger_jax.models import ArrangerConfig, build_model
-from arranger_jax.streaming import StreamingLabeller
+from arranger_jax.streaming import StreamingLabeller, note_inputs
 
 
 def _piece(n, seed=0):
@@ -33,8 +33,7 @@ def measure(config, args):
 
     # streaming: one jitted step per note
     labeller = StreamingLabeller(config, params)
-    notes = [{k: (v if k == "pitch_hint" else v[:, i:i + 1]) for k, v in x.items()}
-             for i in range(args.notes)]
+    notes = [note_inputs(x, i) for i in range(args.notes)]
     labeller.step(labeller.start(), notes[0])[0].block_until_ready()  # compile
     state = labeller.start()
     start = time.perf_counter()

@@ -8,7 +8,7 @@ import pytest
 
 from arranger_jax import data, features as F, instrument
 from arranger_jax.models import ArrangerConfig, build_model
-from arranger_jax.streaming import StreamingLabeller
+from arranger_jax.streaming import StreamingLabeller, note_inputs
 from music_codecs.note_table import NoteTable
 
 
@@ -50,8 +50,7 @@ def test_downmix_of_drums_only_is_a_user_error():
 def _stream(labeller, batch, n):
     state, out = labeller.start(), []
     for i in range(n):
-        note = {k: (v if k == "pitch_hint" else v[:, i:i + 1]) for k, v in batch.items()}
-        logits, state = labeller.step(state, note)
+        logits, state = labeller.step(state, note_inputs(batch, i))
         out.append(np.asarray(logits[0]))
     return np.stack(out)
 

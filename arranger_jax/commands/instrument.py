@@ -60,7 +60,7 @@ def _stream(config, params, batch):
     import numpy as np
     from tqdm import tqdm
 
-    from arranger_jax.streaming import StreamingLabeller
+    from arranger_jax.streaming import StreamingLabeller, note_inputs
     from music_codecs.errors import UserError
 
     if not config.online:
@@ -68,13 +68,11 @@ def _stream(config, params, batch):
                         f"{config.name} looks ahead")
     labeller = StreamingLabeller(config, params)
     notes = len(batch["pitch"][0])
-    note = lambda i: {k: (v if k == "pitch_hint" else v[:, i:i + 1])  # noqa: E731
-                      for k, v in batch.items()}
-    labeller.step(labeller.start(), note(0))[0].block_until_ready()  # compile before timing
+    labeller.step(labeller.start(), note_inputs(batch, 0))[0].block_until_ready()  # compile
     state, parts = labeller.start(), []
     start = time.perf_counter()
     for i in tqdm(range(notes), desc="streaming", unit="note", disable=notes < 2000):
-        logits, state = labeller.step(state, note(i))
+        logits, state = labeller.step(state, note_inputs(batch, i))
         parts.append(int(np.argmax(logits[0, 1:])))  # what a live player would act on now
     seconds = time.perf_counter() - start
     print(f"streamed {notes} notes: {1000 * seconds / notes:.3f} ms per note")
