@@ -4,13 +4,13 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install system-deps clean
+.PHONY: demo test lint format install system-deps clean
 
 # Re-install whenever the package metadata changes.
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,torch]"
 	touch $(STAMP)
 
 install: $(STAMP) system-deps
@@ -29,6 +29,15 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# ruff, configured in pyproject.toml: lint rules and the formatting check (`make format` fixes).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 clean:
 	rm -rf $(VENV) demo_out

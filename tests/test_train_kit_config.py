@@ -102,3 +102,53 @@ def test_override_of_a_field_typed_any_takes_the_literal():
         anything: Any = None
 
     assert apply_overrides(Cfg(), ["anything=[1, 2]"]).anything == [1, 2]
+
+
+def test_from_dict_inverts_to_dict_with_nested_tuples_and_enums():
+    import enum
+
+    from train_kit.config import DEFAULT_RULES, from_dict
+
+    class Kind(enum.Enum):
+        A = "a"
+        B = "b"
+
+    @dataclasses.dataclass(frozen=True)
+    class Inner:
+        dims: tuple = (1, 2)
+        kind: Kind = Kind.A
+        width: int | None = None
+
+    @dataclasses.dataclass(frozen=True)
+    class Outer:
+        inner: Inner = Inner()
+        mesh: MeshConfig = MeshConfig()
+        optim: OptimConfig = OptimConfig()
+
+    cfg = Outer(Inner(dims=(3, (4, 5)), kind=Kind.B, width=7),
+                MeshConfig(fsdp=2, rules=(("embed", "tensor"), ("batch", ("data", "fsdp")))),
+                OptimConfig(lr=0.5))
+    import json
+    back = from_dict(Outer, json.loads(json.dumps(to_dict(cfg))))
+    assert back == cfg and back.inner.kind is Kind.B and back.inner.dims == (3, (4, 5))
+    assert back.mesh.rules == (("embed", "tensor"), ("batch", ("data", "fsdp")))
+    assert from_dict(Outer, {}) == Outer() and Outer().mesh.rules == DEFAULT_RULES
+    with pytest.raises(ConfigError, match=r"Outer.inner: unknown keys depth; valid keys: dims, kind, width"):
+        from_dict(Outer, {"inner": {"depth": 2}})
+    with pytest.raises(ConfigError, match="optim.decay=.step. is not allowed"):
+        from_dict(Outer, {"optim": {"decay": "step"}})
+
+
+def test_rules_table_is_a_config_field(path):
+    cfg = load_config(path, ["mesh.rules=[['embed', 'tensor'], ['batch', ['data', 'fsdp']]]"])
+    assert cfg.mesh.rules == (("embed", "tensor"), ("batch", ("data", "fsdp")))
+    hash(cfg.mesh)  # still hashable: rules are tuples
+    with pytest.raises(ConfigError, match="'embed' -> 'model' is not a mesh axis"):
+        load_config(path, ["mesh.rules=[['embed', 'model']]"])
+
+
+@pytest.mark.parametrize("override", ["train.eval_every=-1", "train.ckpt_every=-5",
+                                      "train.patience=-1", "train.keep_last=0"])
+def test_negative_loop_settings_are_refused(path, override):
+    with pytest.raises(ConfigError, match=override.split("=")[0]):
+        load_config(path, [override])

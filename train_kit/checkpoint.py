@@ -43,9 +43,12 @@ class Checkpointer:
             policies.append(cm.BestN(get_metric_fn=lambda m: m[best_metric],
                                      reverse=best_mode == "min", n=1,
                                      keep_checkpoints_without_metrics=False))
+        # orbax writes a step's metrics only when best_fn is set; without them BestN keeps nothing
+        # and the best checkpoint survives only while it is among the last keep_last.
+        tracking = dict(best_fn=lambda m: m[best_metric], best_mode=best_mode) if best_metric else {}
         options = ocp.CheckpointManagerOptions(
             enable_async_checkpointing=async_save, create=create,
-            preservation_policy=cm.AnyPreservationPolicy(policies))
+            preservation_policy=cm.AnyPreservationPolicy(policies), **tracking)
         self._manager = ocp.CheckpointManager(self.directory, options=options,
                                               item_names=("state", "data", "extra"))
 

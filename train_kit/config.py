@@ -7,21 +7,27 @@ literals; a bare word is a string). An unknown key or a value of the wrong type 
 `ConfigError` (a `UserError`), one line naming the key and the valid keys.
 
 Shared sections:
-  MeshConfig    data / fsdp / tensor sizes (-1 absorbs the remaining devices), multihost flag
+  MeshConfig    data / fsdp / tensor sizes (-1 absorbs the remaining devices), multihost flag,
+                the logical-axis rules table
   OptimConfig   adam/adamw, warm-up + linear/cosine/constant decay to a floor, clipping,
                 gradient accumulation, bf16 compute
   TrainConfig   loop settings: max_steps, eval/ckpt/log periods, keep_last, best metric,
                 patience, seed, out_dir
 
-Public API: ConfigError, MeshConfig, OptimConfig, TrainConfig, load_config, apply_overrides,
-to_dict.
+`to_dict(cfg)` gives the JSON view written into run folders and `from_dict(cls, d)` rebuilds the
+dataclass from it (nested dataclasses, tuples, enums), refusing unknown keys.
+
+Public API: ConfigError, MeshConfig, OptimConfig, TrainConfig, DEFAULT_RULES, load_config,
+apply_overrides, to_dict, from_dict.
 """
 from __future__ import annotations
 
 import ast
 import dataclasses
+import enum
 import importlib.util
 import os
+import types
 import typing
 from typing import Any
 
@@ -37,18 +43,59 @@ def _check_choice(name, value, choices):
         raise ConfigError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, choices))}")
 
 
+# (logical name, mesh axes) for parameters and activations. Earlier rules win; a later rule for
+# the same name is the fallback when its mesh axis is already taken in that array.
+DEFAULT_RULES = (
+    ("batch", ("data", "fsdp")),   # activations: batch split over every data-parallel axis
+    ("length", None),
+    ("embed", "fsdp"),             # parameters: FSDP shards the model dimension
+    ("mlp", "tensor"),             # Megatron-style tensor parallel for MLP and attention
+    ("heads", "tensor"),
+    ("kv", None),
+    ("joined_kv", "tensor"),
+    ("vocab", "tensor"),
+    ("conv_in", "fsdp"),           # conv kernels [..., in, out]
+    ("conv_out", "tensor"),
+    ("channels", None),            # conv activations [batch, h, w, channels]
+    ("height", None),
+    ("width", None),
+    ("layers", None),              # nn.scan-stacked layer axis
+    ("norm", None),
+)
+MESH_AXES = ("data", "fsdp", "tensor")
+
+
+def _normalise_rules(rules):
+    """Rules as hashable tuples; axes None, one axis name or a tuple of them."""
+    out = []
+    for rule in rules:
+        if not (isinstance(rule, (list, tuple)) and len(rule) == 2 and isinstance(rule[0], str)):
+            raise ConfigError(f"mesh.rules entry {rule!r} is not a (logical name, mesh axes) pair")
+        name, axes = rule
+        axes = tuple(axes) if isinstance(axes, (list, tuple)) else axes
+        for axis in (axes if isinstance(axes, tuple) else (axes,)):
+            if axis is not None and axis not in MESH_AXES:
+                raise ConfigError(f"mesh.rules: {name!r} -> {axis!r} is not a mesh axis "
+                                  f"({', '.join(MESH_AXES)})")
+        out.append((name, axes))
+    return tuple(out)
+
+
 @dataclasses.dataclass(frozen=True)
 class MeshConfig:
-    """Device mesh sizes along ("data", "fsdp", "tensor"); one size may be -1 (the rest)."""
+    """Device mesh sizes along ("data", "fsdp", "tensor"); one size may be -1 (the rest).
+    `rules` maps the models' logical axis names to those mesh axes."""
     data: int = -1
     fsdp: int = 1
     tensor: int = 1
     multihost: bool = False  # call jax.distributed.initialize() before touching devices
+    rules: tuple = DEFAULT_RULES
 
     def __post_init__(self):
         sizes = (self.data, self.fsdp, self.tensor)
         if sum(s == -1 for s in sizes) > 1 or any(s == 0 or s < -1 for s in sizes):
             raise ConfigError(f"mesh sizes {sizes} are invalid: use positive sizes and at most one -1")
+        object.__setattr__(self, "rules", _normalise_rules(self.rules))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +158,11 @@ class TrainConfig:
         _check_choice("train.best_mode", self.best_mode, ("min", "max"))
         if self.max_steps < 0 or self.log_every < 1:
             raise ConfigError("train.max_steps must be >= 0 and train.log_every >= 1")
+        for name in ("eval_every", "ckpt_every", "patience"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name}={getattr(self, name)} must be >= 0 (0 turns it off)")
+        if self.keep_last < 1:
+            raise ConfigError(f"train.keep_last={self.keep_last} must be >= 1")
 
 
 # --------------------------------------------------------------------------- loading
@@ -206,11 +258,53 @@ def _parse(text, current, hint, key):
 
 
 def to_dict(cfg) -> Any:
-    """A JSON-able view of a config (for logs and checkpoint metadata)."""
+    """A JSON-able view of a config (for logs and run folders); `from_dict` inverts it."""
     if dataclasses.is_dataclass(cfg):
         return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
     if isinstance(cfg, dict):
         return {k: to_dict(v) for k, v in cfg.items()}
     if isinstance(cfg, (list, tuple)):
         return [to_dict(v) for v in cfg]
+    if isinstance(cfg, enum.Enum):
+        return cfg.value
     return cfg
+
+
+def from_dict(cls, d, where=""):
+    """Rebuild dataclass `cls` from `to_dict` output. Nested dataclasses, tuples (also nested,
+    e.g. rule tables) and enums come back typed; a missing key keeps its default; an unknown key
+    or a bad value raises ConfigError naming it."""
+    where = where or cls.__name__
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(d).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(d) - set(names))
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {', '.join(unknown)}; valid keys: {', '.join(names)}")
+    kwargs = {k: _typed(d[k], hints.get(k), f"{where}.{k}") for k in names if k in d}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {err}") from err
+
+
+def _typed(value, hint, where):
+    """`value` (from JSON) converted to the type `hint` names, where that is a container type."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return value if value is None or len(options) != 1 else _typed(value, options[0], where)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    if (hint is tuple or origin is tuple) and isinstance(value, list):
+        return _deep_tuple(value)
+    return value
+
+
+def _deep_tuple(value):
+    return tuple(_deep_tuple(v) for v in value) if isinstance(value, (list, tuple)) else value

@@ -1,6 +1,7 @@
 """The device mesh and global batches.
 
     maybe_initialize_distributed(mesh_cfg)   jax.distributed.initialize() when mesh_cfg.multihost
+    per_process_batch(batch_size, mesh)      check a global batch against the mesh and processes
     mesh = make_mesh(mesh_cfg, devices=None) a Mesh over ("data", "fsdp", "tensor") with Auto axes
     batch_sharding(mesh)                     NamedSharding splitting axis 0 over (data, fsdp)
     global_batch(per_process_batch, mesh)    per-process NumPy slices -> global jax Arrays
@@ -11,6 +12,7 @@ needs the compiler to propagate shardings. A size of -1 absorbs the devices the 
 from __future__ import annotations
 
 import math
+import os
 
 import jax
 import numpy as np
@@ -23,9 +25,21 @@ BATCH_AXES = ("data", "fsdp")  # the batch dimension is split over both; FSDP is
 
 
 def maybe_initialize_distributed(cfg: MeshConfig) -> None:
-    """Join the multi-host job (coordinator etc. come from the environment, as on TPU VMs)."""
-    if cfg.multihost and not jax.distributed.is_initialized():
-        jax.distributed.initialize()
+    """Join the multi-host job when cfg.multihost. It must run before anything touches the JAX
+    backend. On TPU VMs, SLURM and Open MPI JAX finds the job from the environment; elsewhere
+    (e.g. CPU hosts) set JAX_COORDINATOR_ADDRESS=host:port, TRAIN_KIT_NUM_PROCESSES and
+    TRAIN_KIT_PROCESS_ID."""
+    if not cfg.multihost or jax.distributed.is_initialized():
+        return
+    from jax._src import xla_bridge
+    if xla_bridge.backends_are_initialized():
+        raise ConfigError("mesh.multihost: the JAX backend was used before jax.distributed could "
+                          "be initialised; initialise first (train_kit.driver.train does)")
+    count, index = os.environ.get("TRAIN_KIT_NUM_PROCESSES"), os.environ.get("TRAIN_KIT_PROCESS_ID")
+    kwargs = {}
+    if count is not None and index is not None:
+        kwargs = dict(num_processes=int(count), process_id=int(index))
+    jax.distributed.initialize(**kwargs)
 
 
 def mesh_shape(cfg: MeshConfig, num_devices: int) -> tuple[int, int, int]:
@@ -49,6 +63,16 @@ def make_mesh(cfg: MeshConfig = MeshConfig(), devices=None) -> jax.sharding.Mesh
         # Let JAX order devices along the physical topology (ICI rings on TPU).
         return jax.make_mesh(shape, AXES, axis_types=types, devices=devices)
     return jax.sharding.Mesh(np.asarray(devices).reshape(shape), AXES, axis_types=types)
+
+
+def per_process_batch(batch_size: int, mesh, key: str = "data.batch_size") -> int:
+    """This process's share of a global batch, which must split over the data-parallel devices
+    (data x fsdp) and over the processes."""
+    split, n_proc = mesh.shape["data"] * mesh.shape["fsdp"], jax.process_count()
+    if batch_size < 1 or batch_size % split or batch_size % n_proc:
+        raise ConfigError(f"{key}={batch_size} must be a positive multiple of the {split} "
+                          f"data-parallel devices (mesh data x fsdp) and of the {n_proc} processes")
+    return batch_size // n_proc
 
 
 def batch_sharding(mesh, ndim: int = 1) -> NamedSharding:

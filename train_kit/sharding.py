@@ -13,7 +13,8 @@ whole, while a kernel ("embed", "mlp") is split over fsdp x tensor.
     opt_state_shardings(tx, abstract_opt_state, param_sh, mesh)   the same for optimiser state
     create_train_state(init_fn, tx, mesh, seed, rules) -> (state, state_shardings)
         init_fn(rng) -> (boxed) params; the jitted init has out_shardings, so parameters and
-        optimiser state are created directly in their sharded layout.
+        optimiser state are created directly in their sharded layout. On a mesh with fsdp or
+        tensor > 1, a parameter without logical names is refused (it would silently replicate).
     abstract_like(tree)                        ShapeDtypeStructs with concrete shardings (restore target)
 """
 from __future__ import annotations
@@ -26,28 +27,8 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from train_kit.config import DEFAULT_RULES, ConfigError
 from train_kit.state import TrainState
-
-# (logical name, mesh axes). Earlier rules win; a later rule for the same name is the fallback
-# when its mesh axis is already taken in that array.
-DEFAULT_RULES = (
-    ("batch", ("data", "fsdp")),   # activations: batch split over every data-parallel axis
-    ("length", None),
-    ("embed", "fsdp"),             # parameters: FSDP shards the model dimension
-    ("mlp", "tensor"),             # Megatron-style tensor parallel for MLP and attention
-    ("heads", "tensor"),
-    ("kv", None),
-    ("joined_kv", "tensor"),
-    ("vocab", "tensor"),
-    ("conv_in", "fsdp"),           # conv kernels [..., in, out]
-    ("conv_out", "tensor"),
-    ("channels", None),            # conv activations [batch, h, w, channels]
-    ("height", None),
-    ("width", None),
-    ("layers", None),              # nn.scan-stacked layer axis
-    ("norm", None),
-)
-
 
 @contextlib.contextmanager
 def mesh_context(mesh, rules=DEFAULT_RULES):
@@ -96,6 +77,23 @@ def opt_state_shardings(tx, abstract_opt_state, param_sh, mesh):
         is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct))
 
 
+def unnamed_params(abstract_vars):
+    """Paths of parameters that carry no logical axis names (not in a partitioning box)."""
+    flat = jax.tree_util.tree_flatten_with_path(abstract_vars, is_leaf=_is_box)[0]
+    return [jax.tree_util.keystr(path) for path, leaf in flat if not _is_box(leaf)]
+
+
+def _check_named(abstract_vars, mesh):
+    if mesh.shape.get("fsdp", 1) * mesh.shape.get("tensor", 1) == 1:
+        return
+    missing = unnamed_params(abstract_vars)
+    if missing:
+        raise ConfigError(
+            f"mesh fsdp={mesh.shape.get('fsdp', 1)} tensor={mesh.shape.get('tensor', 1)} needs logical "
+            f"axis names on every parameter, but {len(missing)} have none (first: {missing[0]}); "
+            f"wrap their initialisers in nn.with_logical_partitioning or use mesh.fsdp=1 mesh.tensor=1")
+
+
 def create_train_state(init_fn, tx, mesh, seed=0, rules=DEFAULT_RULES):
     """Build the TrainState sharded from birth; returns (state, state_shardings).
 
@@ -113,6 +111,7 @@ def create_train_state(init_fn, tx, mesh, seed=0, rules=DEFAULT_RULES):
     # No mesh context here: the layout comes from out_shardings alone, and Linen's in-init
     # constraints (e.g. on DenseGeneral's flattened kernels) would only get in the way.
     abstract_vars = jax.eval_shape(init_fn, rng)
+    _check_named(abstract_vars, mesh)
     p_sh = param_shardings(abstract_vars, mesh, rules)
     abstract = jax.eval_shape(init, rng)
     shardings = TrainState(step=replicated, params=p_sh,

@@ -6,17 +6,25 @@
     mlp_loss(model)  -> loss_fn(params, batch, rng)     mean squared error on {"x", "y"}
     lm_loss(model)   -> loss_fn(params, batch, rng)     next-token cross-entropy on {"tokens"}
     random_tokens(n, length, vocab, seed) / random_regression(n, features, seed)  NumPy data
+    ToyTask, ToyConfig                                  the counting-sequence LM through the
+                                                        one driver: driver.train(ToyTask(), cfg)
 
 Every kernel carries logical axis names from sharding.DEFAULT_RULES; activations are
 constrained to ("batch", "length", "embed").
 """
 from __future__ import annotations
 
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from train_kit.config import MeshConfig, OptimConfig, TrainConfig
+from train_kit.driver import Task
+
 
 class Proj(nn.Module):
     """x [..., *in_shape] @ kernel [*in_shape, *out_shape]; kernel dims carry logical names.
@@ -159,6 +167,61 @@ def run_toy_training(out_dir, max_steps=12, mesh_shape=(4, 2, 1), ckpt_every=4, 
     hooks = [lambda *_: time.sleep(step_delay)] if step_delay else []
     return fit.fit(state, train_step, data.ArrayIterator(tokens, 8, seed=0), cfg, mesh=m,
                    lr_fn=lambda s: optim.learning_rate(schedule, s, ocfg), hooks=hooks)
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyDataConfig:
+    examples: int = 64
+    length: int = 9
+    vocab: int = 16
+    batch_size: int = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyConfig:
+    data: ToyDataConfig = ToyDataConfig()
+    embed: int = 16
+    dropout: float = 0.1
+    optim: OptimConfig = OptimConfig(lr=1e-2, clip_norm=1.0, warmup_steps=2, warmup_offset=1,
+                                     decay="linear", decay_steps=20, final_lr_fraction=0.1)
+    train: TrainConfig = TrainConfig(max_steps=12, eval_every=4, keep_best_metric="eval_loss",
+                                     log_every=1, async_checkpoints=False)
+    mesh: MeshConfig = MeshConfig()
+
+
+class ToyTask(Task):
+    """Counting sequences through the one driver (tests and the multi-host check)."""
+    system = "toy"
+
+    def setup(self, cfg):
+        d = cfg.data
+        return cfg, random_tokens(d.examples, d.length, d.vocab, seed=cfg.train.seed)
+
+    def model(self, cfg):
+        return ToyTransformer(vocab=cfg.data.vocab, embed=cfg.embed, heads=4, mlp=2 * cfg.embed,
+                              dropout=cfg.dropout)
+
+    def example_batch(self, cfg, data, rows):
+        return {"tokens": data["tokens"][:rows]}
+
+    def init_params(self, model, batch, rng):
+        return model.init(rng, batch["tokens"][:, :-1])["params"]
+
+    def loss_fn(self, model, cfg):
+        return lm_loss(model)
+
+    def eval_fn(self, model, cfg):
+        return lm_loss(model, train=False)
+
+    def pipelines(self, cfg, data, rows, process_index, process_count):
+        from train_kit.data import ArrayIterator
+
+        size = cfg.data.batch_size
+        def eval_data():
+            return ArrayIterator(data, size, shuffle=False, num_epochs=1,
+                                 process_index=process_index, process_count=process_count)
+        return (ArrayIterator(data, size, seed=cfg.train.seed, process_index=process_index,
+                              process_count=process_count), eval_data)
 
 
 if __name__ == "__main__":
