@@ -159,3 +159,15 @@ def test_checkpoint_errors_are_one_line_user_errors(tmp_path):
     assert data_state == {"position": 8}
     np.testing.assert_array_equal(np.asarray(restored["w"]), np.ones((4, 2)))
     ckpt.close()
+
+
+def test_a_torn_last_log_line_does_not_block_resume(tmp_path):
+    from train_kit.metric_log import read_metrics
+
+    toy.run_toy_training(tmp_path, max_steps=4, ckpt_every=4, async_checkpoints=False)
+    with open(tmp_path / "metrics.jsonl", "a") as f:
+        f.write('{"step": 5, "split": "tr')          # killed mid-write
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3, 4]
+    result = toy.run_toy_training(tmp_path, max_steps=6, ckpt_every=4, async_checkpoints=False)
+    assert result.resumed_from == 4 and result.step == 6
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3, 4, 5, 6]

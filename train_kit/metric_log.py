@@ -51,8 +51,17 @@ class MetricLogger:
 
 
 def read_metrics(out_dir):
+    """The logged rows; a torn last line (a kill or a full disk mid-write) is dropped."""
     path = os.path.join(out_dir, "metrics.jsonl")
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        lines = [line for line in f if line.strip()]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            if i != len(lines) - 1:
+                raise
+    return rows
