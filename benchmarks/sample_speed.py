@@ -202,8 +202,9 @@ def run_table2(args, cfg):
     from mmt_jax.speed_test import table2
 
     if args.checkpoint:
-        from mmt_jax.generate import load_checkpoint
-        params, cfg = load_checkpoint(args.checkpoint)
+        from mmt_jax.load import load
+        params, run_cfg = load(args.checkpoint)
+        cfg = run_cfg.model
     else:
         params = note_forced_params(cfg, args.seed, note_bias=0.0)
     result = table2(params, cfg, num_samples=args.table2_samples, max_events=args.events,

@@ -9,7 +9,7 @@ to one onto `MusicTransformer` parameters: PyTorch Linear weights are [out, in] 
     state_dict = state_dict_to_reference(params, config)  # the inverse (NumPy arrays)
     save_reference_npz(path, params, config)              # ... written as an .npz
     state_dict = load_state_dict("best_model.pt")         # .pt (needs torch) or .npz
-    save_converted(out_dir, params, config)               # orbax params + config.json
+    save_converted(out_dir, params, config, source=...)   # a run folder (run.json + params/)
 
 A state dict whose keys or shapes do not fit is refused with a UserError naming the first
 mismatch.
@@ -24,12 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from music_codecs.errors import UserError
-from mmt_jax.model import FIELDS, MMTConfig
+from mmt_jax.config import FIELDS, Config, MMTConfig
 
 PREFIX = "decoder.net."
 ROTARY_BUFFER = "attn_layers.rotary_pos_emb.inv_freq"
-CONFIG_FILE = "config.json"
-PARAMS_DIR = "params"
 
 
 class CheckpointMismatchError(UserError):
@@ -254,40 +252,12 @@ def reference_train_args(path) -> dict:
 
 
 def save_converted(out_dir, params, config: MMTConfig, source: str = "") -> Path:
-    """Write `params/` (an orbax PyTree checkpoint) and `config.json` into `out_dir`."""
-    import orbax.checkpoint as ocp
+    """Write `params` of a model `config` as an MMT run folder (train_kit.run: run.json with a
+    full Config around the model, + params/), which mmt_jax.load reads."""
+    from train_kit.run import save_run
 
-    out_dir = Path(out_dir).absolute()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / PARAMS_DIR
-    with ocp.StandardCheckpointer() as ckptr:
-        ckptr.save(target, params, force=True)
-    import jax
-
-    if jax.process_index() == 0:
-        meta = {"model": config.to_dict(), "source": str(source), "format": "mmt_jax params v1"}
-        (out_dir / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    return out_dir
-
-
-def load_converted(out_dir):
-    """Inverse of `save_converted`: (params as jax arrays, MMTConfig)."""
-    import jax
-    import orbax.checkpoint as ocp
-
-    out_dir = Path(out_dir).absolute()
-    meta_path = out_dir / CONFIG_FILE
-    if not meta_path.is_file() or not (out_dir / PARAMS_DIR).is_dir():
-        raise UserError(f"{out_dir}: not a converted MMT checkpoint "
-                        f"(needs {CONFIG_FILE} and {PARAMS_DIR}/)")
-    config = MMTConfig.from_dict(json.loads(meta_path.read_text())["model"])
-    from mmt_jax.model import abstract_params
-    from flax import linen as nn
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
-                            nn.meta.unbox(abstract_params(config)))
-    with ocp.StandardCheckpointer() as ckptr:
-        params = ckptr.restore(out_dir / PARAMS_DIR, abstract)
-    return params, config
+    return save_run(out_dir, system="mmt", config=Config.for_model(config), params=params,
+                    source=str(source))
 
 
 def convert_file(checkpoint, out_dir, *, train_args=None, **infer_kwargs):

@@ -11,7 +11,8 @@ compiles once; with `pad_to=None`, T is the longest row count in the batch round
 `pad_multiple` (at most max_seq_len / pad_multiple shapes, less padding work).
 
 Everything random comes from grain's per-element generators seeded by `seed`, so a pipeline is
-deterministic, and its iterator's get_state()/set_state() resume it exactly. Batches are made
+deterministic and the same on every host, and its iterator's get_state()/set_state() resume it
+exactly. With several processes each one keeps its own rows of every global batch. Batches are made
 in the calling process: a batch of 8 x 1024 rows takes about 10 ms on one CPU core, small next
 to a train step, and grain's multiprocess prefetch would change the iterator-state format.
 """
@@ -125,6 +126,24 @@ def collate(seqs, pad_to=MAX_SEQ_LEN, pad_multiple=64, max_len=None):
     return {"codes": codes, "mask": mask, "seq_len": lengths}
 
 
+def fill_rows(batch, rows):
+    """Complete a short (last) batch with empty rows (mask all False), which every loss ignores."""
+    have = len(batch["mask"])
+    if have >= rows:
+        return batch
+    return {k: np.concatenate([v, np.zeros((rows - have,) + v.shape[1:], v.dtype)])
+            for k, v in batch.items()}
+
+
+def _collate_filled(seqs, rows, **kwargs):
+    batch = collate(seqs, **kwargs)
+    return batch if rows is None else fill_rows(batch, rows)
+
+
+def _process_rows(batch, start, stop):
+    return {k: v[start:stop] for k, v in batch.items()}
+
+
 def _train_example(notes, rng, max_beat, max_seq_len):
     return example_codes(notes, rng, max_beat, max_seq_len)
 
@@ -135,17 +154,21 @@ def _eval_example(notes, max_beat, max_seq_len):
 
 def make_dataset(data_dir, names, batch_size, *, train, seed=0, max_beat=MODEL_MAX_BEAT,
                  max_seq_len=MAX_SEQ_LEN, pad_to="max_seq_len", pad_multiple=64,
-                 num_epochs=None, drop_remainder=None, shard_index=0, shard_count=1,
-                 use_csv=False):
+                 num_epochs=None, drop_remainder=None, fill_partial=False, process_index=0,
+                 process_count=1, use_csv=False):
     """A grain MapDataset of padded batches from a prepared folder.
 
     names: a list of names or the path of a names file (e.g. `<out>/train-names.txt`);
-    data_dir: the folder holding `<name>.npy` (e.g. `<out>/notes`).
+    data_dir: the folder holding `<name>.npy` (e.g. `<out>/notes`); batch_size: the global batch.
     Training shuffles (reshuffled each epoch), augments and repeats (`num_epochs` None =
     forever) and drops the last partial batch; validation keeps the file order, one epoch, no
-    augmentation, and keeps the partial batch. `shard_index`/`shard_count` give each host its
-    own slice of the pieces. Iterate with `iter(ds.to_iter_dataset())`; that iterator has
-    get_state()/set_state() for checkpoints.
+    augmentation, and keeps the partial batch (topped up with empty rows with `fill_partial`).
+    With `process_count` P > 1, process i gets rows [i*B/P, (i+1)*B/P) of the very global batch
+    a 1-process run reads (padded to that whole batch's length), so a run's losses do not depend
+    on how many hosts share it; every process reads and encodes the whole global batch (cheap
+    next to a train step), and a short last batch is always filled so the rows split evenly.
+    Iterate with `iter(ds.to_iter_dataset())`; that iterator has get_state()/set_state() for
+    checkpoints.
     """
     import grain
 
@@ -153,10 +176,11 @@ def make_dataset(data_dir, names, batch_size, *, train, seed=0, max_beat=MODEL_M
         names = read_names(names)
     if not names:
         raise UserError(f"no pieces listed for {data_dir}")
+    if batch_size % process_count:
+        raise UserError(f"batch size {batch_size} does not split over {process_count} processes")
     if pad_to == "max_seq_len":
         pad_to = max_seq_len
     ds = grain.MapDataset.source(NotesSource(data_dir, names, use_csv))
-    ds = ds[shard_index::shard_count]
     if train:
         ds = ds.shuffle(seed=seed).repeat(num_epochs)
         ds = ds.random_map(functools.partial(_train_example, max_beat=max_beat,
@@ -166,7 +190,13 @@ def make_dataset(data_dir, names, batch_size, *, train, seed=0, max_beat=MODEL_M
         ds = ds.map(functools.partial(_eval_example, max_beat=max_beat, max_seq_len=max_seq_len))
     if drop_remainder is None:
         drop_remainder = train
-    return ds.batch(batch_size, drop_remainder=drop_remainder,
-                    batch_fn=functools.partial(collate, pad_to=pad_to, pad_multiple=pad_multiple,
-                                               max_len=max_seq_len))
-
+    fill = fill_partial or process_count > 1
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder,
+                  batch_fn=functools.partial(_collate_filled, rows=batch_size if fill else None,
+                                             pad_to=pad_to, pad_multiple=pad_multiple,
+                                             max_len=max_seq_len))
+    if process_count > 1:
+        share = batch_size // process_count
+        ds = ds.map(functools.partial(_process_rows, start=process_index * share,
+                                      stop=(process_index + 1) * share))
+    return ds

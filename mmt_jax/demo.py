@@ -40,7 +40,7 @@ def train_model(args, out):
     from train_kit.config import load_config
 
     cfg = load_config(CONFIG, [
-        f"data.dir={out / 'data'}", f"data.prepare_limit={args.pieces}",
+        f"data.path={out / 'data'}", f"data.prepare_limit={args.pieces}",
         f"train.out_dir={out / 'run'}", f"train.max_steps={args.steps}",
         f"optim.decay_steps={args.steps}", f"train.eval_every={max(args.steps // 3, 1)}",
         f"train.seed={args.seed}"])
@@ -103,7 +103,8 @@ def run(args):
     import jax
 
     from mmt_jax import prompts
-    from mmt_jax.generate import generate, load_checkpoint, write_sample
+    from mmt_jax.generate import generate, write_sample
+    from mmt_jax.load import load
     from mmt_jax.sample import SamplerConfig
 
     out = Path(args.out).absolute()
@@ -111,7 +112,8 @@ def run(args):
     samples.mkdir(parents=True, exist_ok=True)
     begin = time.perf_counter()
     cfg, result, train_seconds = train_model(args, out)
-    params, model_cfg = load_checkpoint(out / "run")
+    params, run_cfg = load(out / "run")
+    model_cfg = run_cfg.model
     sampler = SamplerConfig(model_cfg, max_events=args.max_events)
     chorale, chorale_midi = continuation_prompt(out, args.beats)
     prompt_record = write_sample(chorale, samples / "prompt", args.renderer,

@@ -1,4 +1,4 @@
-"""The generation job: a checkpoint and a prompt -> samples written as MIDI, WAV, PNG and codes.
+"""The generation job: parameters (from mmt_jax.load) and a prompt -> samples as MIDI, WAV, PNG, codes.
 
 Samples are made in batches of one compiled shape (the last batch is topped up with spare rows
 that are thrown away). Sample i draws from keys made from (seed, i) alone, so it does not change
@@ -15,16 +15,6 @@ import numpy as np
 
 from music_codecs.errors import UserError
 from mmt_jax import codec
-
-
-def load_checkpoint(path):
-    """(params, MMTConfig) from a folder made by `mmt-jax train` or `convert-reference`."""
-    from mmt_jax.train import load_params
-
-    path = Path(path)
-    if not path.is_dir():
-        raise UserError(f"{path}: checkpoint folder not found")
-    return load_params(path)
 
 
 def write_sample(codes, stem, renderer="auto", title=None):

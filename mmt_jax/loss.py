@@ -2,14 +2,18 @@
 
 Teacher forcing feeds rows 0..T-2 and predicts rows 1..T-1. By default padded target rows are
 left out of each mean. `mask_padding=False` reproduces the reference exactly: padding rows (all
-zero codes) count as targets of class 0 and every field's mean runs over all B x (T-1) positions.
+zero codes) count as targets of class 0 and every field's mean runs over all B x (T-1) positions
+(rows that are pure filler, added to complete a batch, still drop out).
+
+    make_loss_fn(model, mask_padding)  -> train_kit loss_fn(params, batch, rng), dropout on
+    make_eval_fn(model, mask_padding)  -> train_kit eval_fn(params, batch), no dropout
 """
 from __future__ import annotations
 
 import jax.numpy as jnp
 import optax
 
-from mmt_jax.model import FIELDS
+from mmt_jax.config import FIELDS
 
 
 def teacher_forcing(seq, mask):
@@ -38,3 +42,30 @@ def mmt_loss(logits, targets, mask, mask_padding: bool = True):
     metrics["tokens"] = weights.sum()
     return total, metrics
 
+
+def _targets_mask(batch, mask_padding):
+    """Which target rows count: real rows, or (reference) every position of every real row."""
+    inputs, targets, input_mask, target_mask = teacher_forcing(batch["codes"], batch["mask"])
+    if not mask_padding:  # rows that are pure filler (added to complete a batch) still drop out
+        real_row = batch["mask"].any(axis=1)
+        target_mask = jnp.broadcast_to(real_row[:, None], target_mask.shape)
+    return inputs, targets, input_mask, target_mask
+
+
+def make_loss_fn(model, mask_padding=True):
+    """train_kit loss_fn(params, batch, rng) -> (loss, metrics), dropout on."""
+    def loss_fn(params, batch, rng):
+        inputs, targets, input_mask, target_mask = _targets_mask(batch, mask_padding)
+        logits = model.apply({"params": params}, inputs, input_mask, deterministic=False,
+                             rngs={"dropout": rng})
+        return mmt_loss(logits, targets, target_mask, mask_padding=True)
+    return loss_fn
+
+
+def make_eval_fn(model, mask_padding=True):
+    """train_kit eval_fn(params, batch) -> (loss, metrics), no dropout."""
+    def eval_fn(params, batch):
+        inputs, targets, input_mask, target_mask = _targets_mask(batch, mask_padding)
+        logits = model.apply({"params": params}, inputs, input_mask)
+        return mmt_loss(logits, targets, target_mask, mask_padding=True)
+    return eval_fn

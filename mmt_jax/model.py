@@ -10,86 +10,20 @@ reference), softmax in float32, exact (erf) GELU, LayerNorm eps 1e-5, PyTorch-de
 weights over an explicit key/value cache (`init_cache`), writing S new positions per call, so a
 parallel prefill followed by one-event steps reproduces the full pass's logits. Each layer's
 post-softmax attention [B, heads, T, T] is sown as intermediates/blocks_<j>/attn/attention:
-`logits, state = model.apply(params, codes, mutable=["intermediates"])`.
+`logits, state = model.apply(params, codes, mutable=["intermediates"])`. The settings, `MMTConfig`,
+live in mmt_jax.config (JAX-free, for config files) and are re-exported here.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 from jax import lax
 
-FIELDS = ("type", "beat", "position", "pitch", "duration", "instrument")
-POS_EMBS = ("absolute", "rotary", "none")
-
-
-@dataclasses.dataclass(frozen=True)
-class MMTConfig:
-    """Static model settings (hashable, so it can be a static jit argument)."""
-
-    dim: int = 512
-    depth: int = 6
-    heads: int = 8
-    head_dim: int = 64
-    ff_mult: int = 4
-    vocab_sizes: tuple[int, ...] = (5, 257, 13, 129, 33, 65)
-    max_seq_len: int = 1024
-    dropout: float = 0.2
-    pos_emb: str = "absolute"
-    # x-transformers: max(head_dim // 2, 32) dims of each head are rotated (None = that rule).
-    rotary_dim: int | None = None
-    # Compute and parameter dtypes, kept as names ("float32", "bfloat16"); jnp types such as
-    # jnp.bfloat16 are accepted and normalised, so configs stay hashable, comparable and JSON-able.
-    dtype: str = "float32"
-    param_dtype: str = "float32"
-
-    def __post_init__(self):
-        object.__setattr__(self, "vocab_sizes", tuple(int(n) for n in self.vocab_sizes))
-        for key in ("dtype", "param_dtype"):
-            try:
-                object.__setattr__(self, key, jnp.dtype(getattr(self, key)).name)
-            except TypeError as err:
-                raise ValueError(f"{key}={getattr(self, key)!r} is not a dtype") from err
-        if self.pos_emb not in POS_EMBS:
-            raise ValueError(f"pos_emb must be one of {POS_EMBS}, got {self.pos_emb!r}")
-        if len(self.vocab_sizes) != len(FIELDS):
-            raise ValueError(f"vocab_sizes needs {len(FIELDS)} entries, got {self.vocab_sizes}")
-        if self.pos_emb == "rotary" and not (0 < self.rotary_dims <= self.head_dim
-                                             and self.rotary_dims % 2 == 0):
-            raise ValueError(f"rotary dim {self.rotary_dims} must be even and <= head_dim "
-                             f"{self.head_dim}")
-
-    @property
-    def rotary_dims(self) -> int:
-        return self.rotary_dim if self.rotary_dim is not None else max(self.head_dim // 2, 32)
-
-    @property
-    def inner_dim(self) -> int:
-        return self.heads * self.head_dim
-
-    @classmethod
-    def tiny(cls, **overrides) -> "MMTConfig":
-        """A few-hundred-thousand-parameter model for tests and CPU runs."""
-        settings = dict(dim=64, depth=2, heads=4, head_dim=16, max_seq_len=128, rotary_dim=8)
-        settings.update(overrides)
-        return cls(**settings)
-
-    def to_dict(self) -> dict:
-        """A JSON-friendly dict (dtypes by name); `from_dict` inverts it."""
-        out = dataclasses.asdict(self)
-        out["vocab_sizes"] = list(self.vocab_sizes)
-        return out
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MMTConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown MMTConfig keys: {unknown}")
-        return cls(**d)
+from mmt_jax.config import FIELDS, POS_EMBS, MMTConfig  # noqa: F401  (re-exported)
 
 
 # ----------------------------------------------------------------------------- initialisers

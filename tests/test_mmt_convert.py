@@ -4,15 +4,17 @@ The NumPy pass below is written from spec §2/§9 and reads the *reference* keys
 wrong transpose, head split, rotary convention or mask rule in the model or converter shows up
 as a logits mismatch.
 """
+import json
 import math
 
-import jax
 import numpy as np
 import pytest
 
 from music_codecs.errors import UserError
 from mmt_jax import convert
 from mmt_jax.cli import COMMANDS
+from mmt_jax.config import Config
+from mmt_jax.load import load
 from mmt_jax.model import MMTConfig, MusicTransformer
 from train_kit.cli import run_cli
 
@@ -196,12 +198,16 @@ def test_npz_file_to_checkpoint_and_back(tmp_path):
     rng = np.random.default_rng(6)
     sd = reference_state_dict(rng, depth=1)
     np.savez(tmp_path / "best_model.npz", **sd)
-    argv = ["convert-reference", str(tmp_path / "best_model.npz"), str(tmp_path / "out"),
-            "--heads", "4"]
+    argv = ["convert-reference", "--checkpoint", str(tmp_path / "best_model.npz"), "--out",
+            str(tmp_path / "out"), "--heads", "4"]
     assert run_cli("mmt-jax", "", COMMANDS, argv) == 0
-    params, loaded = convert.load_converted(tmp_path / "out")
+    info = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert info["system"] == "mmt" and info["source"] == str(tmp_path / "best_model.npz")
+    params, cfg = load(tmp_path / "out")
+    loaded = cfg.model
     assert (loaded.heads, loaded.head_dim, loaded.depth, loaded.pos_emb) == (4, 16, 1, "absolute")
-    convert.save_reference_npz(tmp_path / "back.npz", jax.device_get(params), loaded)
+    assert cfg.data.max_beat == 256 and cfg.optim == Config().optim  # a full Config around it
+    convert.save_reference_npz(tmp_path / "back.npz", params, loaded)
     back = convert.load_state_dict(tmp_path / "back.npz")
     assert back.keys() == sd.keys()
     for k in sd:
@@ -212,12 +218,12 @@ def test_bad_files_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="not found"):
         convert.load_state_dict(tmp_path / "missing.pt")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    assert run_cli("mmt-jax", "", COMMANDS,
-                   ["convert-reference", str(tmp_path / "junk.npz"), str(tmp_path / "o")]) == 2
+    assert run_cli("mmt-jax", "", COMMANDS, ["convert-reference", "--checkpoint",
+                                             str(tmp_path / "junk.npz"), "--out", str(tmp_path / "o")]) == 2
     with pytest.raises(UserError, match="cannot read"):
         convert.load_state_dict(tmp_path / "junk.npz")
-    with pytest.raises(UserError, match="not a converted"):
-        convert.load_converted(tmp_path)
+    with pytest.raises(UserError, match="not a run folder"):
+        load(tmp_path)
     try:
         import torch  # noqa: F401
     except ImportError:

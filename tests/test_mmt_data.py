@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from music_codecs.errors import UserError
 from mmt_jax import codec, data
 
 
@@ -165,6 +166,30 @@ def test_validation_pipeline_keeps_order_and_partial_batch(folder):
     first = data.example_codes(np.load(root / f"{names[0]}.npy"), rng=None)
     assert np.array_equal(batches[0]["codes"][0, :len(first)], first)
     assert batches[0]["codes"].shape[1] % 64 == 0
-    shard = list(data.make_dataset(root, names, 1, train=False, shard_index=1,
-                                   shard_count=2).to_iter_dataset())
-    assert len(shard) == 3
+    filled = list(data.make_dataset(root, names, 3, train=False, pad_to=None, fill_partial=True))
+    assert [len(b["seq_len"]) for b in filled] == [3, 3, 3]
+    assert filled[2]["mask"][1:].sum() == 0 and np.array_equal(filled[2]["codes"][:1],
+                                                               batches[2]["codes"])
+
+
+@pytest.mark.parametrize("train, pad_to", [(True, "max_seq_len"), (True, None), (False, None)])
+def test_processes_split_the_one_process_global_batch(folder, train, pad_to):
+    """Process i of P gets rows [i*B/P, (i+1)*B/P) of the batch a 1-process run reads, padded
+    alike, so the losses of a run do not depend on its number of hosts."""
+    root, names = folder
+    kwargs = dict(train=train, seed=5, max_seq_len=256, pad_to=pad_to, fill_partial=True)
+
+    def batches(index, count):
+        it = iter(data.make_dataset(root, names, 4, process_index=index, process_count=count,
+                                    **kwargs).to_iter_dataset())
+        return [next(it) for _ in range(3 if train else 2)]
+    whole = batches(0, 1)
+    parts = [batches(i, 2) for i in range(2)]
+    for step, batch in enumerate(whole):
+        for key in batch:
+            np.testing.assert_array_equal(
+                np.concatenate([parts[0][step][key], parts[1][step][key]]), batch[key])
+    if not train:  # 7 pieces: the last global batch is 3 pieces and one empty row
+        assert whole[-1]["mask"].any(axis=1).tolist() == [True, True, True, False]
+    with pytest.raises(UserError, match="does not split"):
+        data.make_dataset(root, names, 3, train=train, process_index=0, process_count=2)

@@ -110,10 +110,11 @@ def test_evaluate_command_writes_json_and_markdown(tiny, tmp_path):
 
 
 def test_generated_scores_do_not_depend_on_batch_size(tiny, tmp_path):
-    from mmt_jax.generate import load_checkpoint
+    from mmt_jax.load import load
     from mmt_jax.sample import SamplerConfig
 
-    params, config = load_checkpoint(tiny[0])
+    params, cfg = load(tiny[0])
+    config = cfg.model
     scfg = SamplerConfig(config, max_events=40)
     a = evaluate.generate_codes(params, scfg, 3, 2, seed=4, progress=False)
     b = evaluate.generate_codes(params, scfg, 3, 3, seed=4, progress=False)

@@ -113,4 +113,4 @@ def test_missing_checkpoint_is_one_line_error(tmp_path, capsys):
     argv = ["generate", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
     assert run_cli("mmt-jax", DESCRIPTION, COMMANDS, argv) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "checkpoint folder not found" in err
+    assert "\n" not in err and "no such run folder" in err

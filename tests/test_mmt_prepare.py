@@ -100,11 +100,11 @@ def test_sod_names(tmp_path):
 def test_command_line(music_dir, tmp_path, capsys):
     out = tmp_path / "cli"
     code = run_cli("mmt-jax", "", cli.COMMANDS,
-                   ["prepare", "--input", str(music_dir), "--output", str(out), "--quiet"])
+                   ["prepare", "--input", str(music_dir), "--out", str(out), "--quiet"])
     assert code == 0 and (out / "notes" / "good.npy").is_file()
     assert "prepared 2 of 5 pieces" in capsys.readouterr().out
     code = run_cli("mmt-jax", "", cli.COMMANDS,
-                   ["prepare", "--input", str(tmp_path / "nowhere"), "--output", str(out)])
+                   ["prepare", "--input", str(tmp_path / "nowhere"), "--output", str(out)])  # old spelling
     assert code == 2 and "input folder not found" in capsys.readouterr().err
 
 

@@ -1,7 +1,12 @@
-"""MMT loss, the paper's training settings, and a tiny end-to-end run through train_kit."""
+"""MMT loss, the paper's training settings, a tiny end-to-end run through train_kit's driver and the
+loader of its run folder (mmt_jax.load)."""
 import json
 import math
+import os
 import pathlib
+import shutil
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,12 +16,16 @@ from flax import linen as nn
 
 from music_codecs.errors import UserError
 from mmt_jax.cli import COMMANDS
-from mmt_jax.loss import mmt_loss, teacher_forcing
+from mmt_jax.load import load
+from mmt_jax.loss import make_eval_fn, mmt_loss, teacher_forcing
 from mmt_jax.model import MMTConfig, MusicTransformer, abstract_params, count_params
-from mmt_jax.train import load_params, make_eval_fn
 from train_kit.cli import run_cli
 from train_kit.config import load_config
 from train_kit.optim import lr_schedule
+from train_kit.run import save_run
+from train_kit.sharding import unnamed_params
+
+from mmt_tiny import tiny_training
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LN2 = math.log(2.0)
@@ -89,43 +98,106 @@ def test_sod_config_is_the_paper_setup():
     for name in ("lmd", "snd"):
         other = load_config(ROOT / f"configs/mmt/{name}.py")
         assert other.optim == cfg.optim and other.model == cfg.model
-        assert name in other.data.dir and name in other.train.out_dir
+        assert name in other.data.path and name in other.train.out_dir
     rotary = load_config(ROOT / "configs/mmt/sod.py", ["model.pos_emb=rotary"])
     assert count_params(nn.meta.unbox(abstract_params(rotary.model))) == 19_420_662
 
 
-def write_fixture(root, n_train=12, n_valid=4):
-    """A prepared folder in the reference layout: notes/<name>.npy + split lists."""
-    (root / "notes").mkdir(parents=True)
-    names = []
-    for i in range(n_train + n_valid):
-        n = 40 + 3 * i
-        k = np.arange(n)
-        notes = np.stack([k // 2, (k % 2) * 6, 60 + (2 * k + i) % 12, np.full(n, 6),
-                          np.where(k % 3 == 0, 0, 40)], 1).astype(np.int64)
-        np.save(root / "notes" / f"p{i:02d}.npy", notes)
-        names.append(f"p{i:02d}")
-    (root / "train-names.txt").write_text("\n".join(names[:n_train]) + "\n")
-    (root / "valid-names.txt").write_text("\n".join(names[n_train:]) + "\n")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """20 steps on fixture data over a (data 4, fsdp 2) mesh, "best" = the HIGHEST eval loss, so
+    the best checkpoint (step 10, as validation loss falls) is not the last one (step 20)."""
+    from mmt_jax.train import train
+
+    tmp = tmp_path_factory.mktemp("mmt_train")
+    config, overrides = tiny_training(tmp)
+    cfg = load_config(config, overrides + [
+        "train.max_steps=20", "train.eval_every=10", "train.log_every=10",
+        "train.keep_best_metric=eval_loss", "train.best_mode=max", "mesh.data=4", "mesh.fsdp=2"])
+    return cfg, train(cfg, progress=False)
 
 
-def test_tiny_training_run_lowers_validation_loss(tmp_path):
-    data, out = tmp_path / "data", tmp_path / "run"
-    write_fixture(data)
-    argv = ["train", "--config", str(ROOT / "configs/mmt/tiny.py"), "--data", str(data),
-            "--out", str(out), "train.max_steps=20", "train.eval_every=10", "train.log_every=10",
-            "model.max_seq_len=48", "model.depth=1", "data.prepare_corpus=''",
-            "train.keep_best_metric=''"]
-    assert run_cli("mmt-jax", "", COMMANDS, argv) == 0
+def test_tiny_training_run_lowers_validation_loss(trained):
+    cfg, result = trained
+    out = pathlib.Path(cfg.train.out_dir)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     evals = [r["eval_loss"] for r in rows if r["split"] == "eval"]
     assert len(evals) == 2 and evals[1] < evals[0]
     assert math.isfinite(evals[0]) and evals[0] < 6 * math.log(257)
-    params, config = load_params(out)  # the exported best parameters
-    assert config.max_seq_len == 48 and config.depth == 1
-    restored, _ = load_params(out, step=20)
-    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(restored)):
+    assert result.status == "finished" and result.step == 20
+
+
+def test_export_is_the_best_checkpoint_and_loads_back(trained):
+    cfg, result = trained
+    out = cfg.train.out_dir
+    assert result.best_step == 10  # the higher of the two validation losses
+    params, loaded = load(out)
+    assert loaded == cfg and loaded.model.max_seq_len == 48 and loaded.model.depth == 1
+    assert json.loads((pathlib.Path(out) / "run.json").read_text())["step"] == 10
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(result.params)):
+        np.testing.assert_array_equal(a, b)  # round trip: what train exported is what loads
+    best, _ = load(out, step=10)
+    last, _ = load(out, step=20)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(best)):
         np.testing.assert_array_equal(a, b)
+    final = jax.device_get(result.fit.state.params)
+    for a, b in zip(jax.tree.leaves(last), jax.tree.leaves(final)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(best), jax.tree.leaves(last)))
+    with pytest.raises(UserError, match="no training checkpoint for step 7"):
+        load(out, step=7)
+
+
+def test_fsdp_really_splits_parameters(trained):
+    cfg, result = trained
+    assert unnamed_params(abstract_params(cfg.model)) == []
+    emb = result.fit.state.params["token_emb_1"]["embedding"]  # (vocab, embed) = (257, 64)
+    assert emb.sharding.spec[1] == "fsdp" and emb.addressable_shards[0].data.shape == (257, 32)
+
+
+def test_loader_refuses_what_is_not_an_mmt_run(trained, tmp_path):
+    cfg, result = trained
+
+    def one_line_error(path, match):
+        with pytest.raises(UserError, match=match) as err:
+            load(path)
+        assert "\n" not in str(err.value)
+    one_line_error(tmp_path / "nothing", "no such run folder")
+    other = tmp_path / "toy"
+    save_run(other, system="toy", config=cfg, params={"w": np.zeros(2, np.float32)})
+    one_line_error(other, "a toy run, not a mmt one")
+    (tmp_path / "old-train").mkdir()
+    (tmp_path / "old-train" / "train-config.json").write_text("{}")
+    one_line_error(tmp_path / "old-train", "mmt-jax train")
+    (tmp_path / "old-convert").mkdir()
+    (tmp_path / "old-convert" / "config.json").write_text("{}")
+    one_line_error(tmp_path / "old-convert", "convert-reference")
+    no_params = tmp_path / "no-params"
+    no_params.mkdir()
+    shutil.copy(pathlib.Path(cfg.train.out_dir) / "run.json", no_params / "run.json")
+    one_line_error(no_params, "no params/")
+    shutil.copytree(pathlib.Path(cfg.train.out_dir) / "params", no_params / "params")
+    info = json.loads((no_params / "run.json").read_text())
+    info["config"]["model"]["depth"] = 2
+    (no_params / "run.json").write_text(json.dumps(info))
+    one_line_error(no_params, "blocks_1.* missing")
+
+
+def test_inference_imports_no_training_code(trained):
+    cfg, _ = trained
+    code = (f"import sys; from mmt_jax.load import load; load({cfg.train.out_dir!r}); "
+            "bad = [m for m in ('mmt_jax.train', 'train_kit.fit', 'train_kit.step', "
+            "'train_kit.driver', 'train_kit.checkpoint', 'optax') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    code = ("import sys; from train_kit.config import load_config; "
+            "[load_config(f'configs/mmt/{n}.py') for n in ('tiny', 'sod', 'lmd', 'snd')]; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('jax', 'flax', 'optax', 'grain') "
+            "or m == 'mmt_jax.train']; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_training_errors_are_one_line(tmp_path):
     # a missing data folder is one clean error (exit 2), not a traceback
     bad = ["train", "--config", str(ROOT / "configs/mmt/tiny.py"), "--data",
            str(tmp_path / "nothing"), "data.prepare_corpus=''"]

@@ -1,8 +1,8 @@
 """MMT on the Symbolic Orchestral Database: the paper's setup (spec §2, §3).
 
-    mmt-jax prepare --input SOD_DIR --output data/sod/processed --sod-names \
+    mmt-jax prepare --input SOD_DIR --out data/mmt/sod --sod-names \
         --splits REFERENCE_REPO/data/sod/processed       # the authors' split lists
-    mmt-jax train --config configs/mmt/sod.py [--data data/sod/processed] [--out runs/mmt/sod]
+    mmt-jax train --config configs/mmt/sod.py [--data data/mmt/sod] [--out runs/mmt/sod]
 
 19,944,950 parameters; batch 8; Adam 5e-4 with (s+1)/5000 warm-up and linear decay to 0.1x at
 100k steps; clip 1.0; at most 200k steps; validation every 1000 steps; stop on the 21st round
@@ -10,17 +10,16 @@ without improvement (the reference's counter > 20). Variants: `model.pos_emb=rot
 `model.pos_emb=none` (NPE). Reference loss parity: `loss.mask_padding=False
 data.pad_to_max=False data.pad_multiple=1`.
 """
-from mmt_jax.model import MMTConfig
-from mmt_jax.train import Config, DataConfig, LossConfig, paper_optim
+from mmt_jax.config import Config, DataConfig, LossConfig, MMTConfig, paper_optim
 from train_kit.config import MeshConfig, TrainConfig
 
-DATA_DIR = "data/sod/processed"
+DATA_PATH = "data/mmt/sod"
 
 
-def get_config(data_dir=DATA_DIR, out_dir="runs/mmt/sod"):
+def get_config(data_path=DATA_PATH, out_dir="runs/mmt/sod"):
     return Config(
         model=MMTConfig(),
-        data=DataConfig(dir=data_dir, batch_size=8),
+        data=DataConfig(path=data_path, batch_size=8),
         loss=LossConfig(mask_padding=True),
         optim=paper_optim(),
         train=TrainConfig(max_steps=200_000, eval_every=1000, ckpt_every=1000, keep_last=3,

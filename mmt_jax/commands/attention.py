@@ -5,7 +5,7 @@ HELP = "self-attention analysis: per-head relative attention gain for beat, posi
 
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True,
-                        help="folder from `mmt-jax train` (its --out) or `convert-reference`")
+                        help="run folder from `mmt-jax train` (its --out) or `convert-reference`")
     parser.add_argument("--data", required=True, help="prepared folder (with test-names.txt)")
     parser.add_argument("--num-pieces", type=int, default=100, help="first N test pieces")
     parser.add_argument("--layer", type=int, default=-1, help="layer analysed (default: last)")
@@ -22,11 +22,12 @@ def run(args):
     from music_codecs.errors import UserError
     from mmt_jax import attention
     from mmt_jax.evaluate import load_test_pieces
-    from mmt_jax.generate import load_checkpoint
+    from mmt_jax.load import load
 
     if args.num_pieces < 1:
         raise UserError("--num-pieces must be positive")
-    params, model_cfg = load_checkpoint(args.checkpoint)
+    params, run_cfg = load(args.checkpoint)
+    model_cfg = run_cfg.model
     if not -model_cfg.depth <= args.layer < model_cfg.depth:
         raise UserError(f"--layer {args.layer} out of range for {model_cfg.depth} layers")
     names, pieces, skipped = load_test_pieces(args.data, args.num_pieces)

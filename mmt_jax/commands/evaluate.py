@@ -5,7 +5,7 @@ HELP = "score unconditional samples and test pieces (Table 3): entropy, scale, g
 
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True,
-                        help="folder from `mmt-jax train` (its --out) or `convert-reference`")
+                        help="run folder from `mmt-jax train` (its --out) or `convert-reference`")
     parser.add_argument("--data", required=True, help="prepared folder (with test-names.txt)")
     parser.add_argument("--num-samples", type=int, default=100,
                         help="generated samples, and test pieces at most")
@@ -23,11 +23,12 @@ def add_arguments(parser):
 def run(args):
     from music_codecs.errors import UserError
     from mmt_jax.evaluate import evaluate, markdown, write
-    from mmt_jax.generate import load_checkpoint
+    from mmt_jax.load import load
 
     if args.temperature <= 0 or args.max_events < 1 or args.truth_rows < 2:
         raise UserError("--temperature, --max-events and --truth-rows must be positive")
-    params, model_cfg = load_checkpoint(args.checkpoint)
+    params, run_cfg = load(args.checkpoint)
+    model_cfg = run_cfg.model
     result = evaluate(params, model_cfg, args.data, num_samples=args.num_samples,
                       batch_size=args.batch_size, seed=args.seed, temperature=args.temperature,
                       max_events=args.max_events, truth_rows=args.truth_rows)

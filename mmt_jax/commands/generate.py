@@ -5,7 +5,7 @@ HELP = "generate music from a checkpoint: unconditional, instrument-informed or 
 
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True,
-                        help="folder from `mmt-jax train` (its --out) or `convert-reference`")
+                        help="run folder from `mmt-jax train` (its --out) or `convert-reference`")
     parser.add_argument("--mode", default="unconditional",
                         choices=("unconditional", "instrument", "continuation"))
     parser.add_argument("--instruments", help="instrument mode: names, e.g. piano,violin,cello")
@@ -44,7 +44,8 @@ def _floats(text, name):
 def run(args):
     from music_codecs.errors import UserError
     from mmt_jax import prompts
-    from mmt_jax.generate import generate, load_checkpoint
+    from mmt_jax.generate import generate
+    from mmt_jax.load import load
     from mmt_jax.sample import SamplerConfig
 
     temperature = _floats(args.temperature, "temperature")
@@ -55,7 +56,8 @@ def run(args):
                            beats=args.beats)
     if args.max_events < 1:
         raise UserError("--max-events must be positive")
-    params, model_cfg = load_checkpoint(args.checkpoint)
+    params, run_cfg = load(args.checkpoint)
+    model_cfg = run_cfg.model
     try:
         cfg = SamplerConfig(model_cfg, max_events=args.max_events, filter=args.filter,
                             thresholds=thresholds, strict=args.strict)

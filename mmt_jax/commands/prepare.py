@@ -1,5 +1,7 @@
 """`mmt-jax prepare`: a folder of MIDI/MusicXML files, or the music21 corpus, to MMT note arrays."""
 
+import argparse
+
 HELP = "prepare MIDI/MusicXML files or the music21 corpus into the MMT dataset layout"
 
 
@@ -8,7 +10,9 @@ def add_arguments(parser):
     source.add_argument("--input", help="folder searched recursively for .mid/.midi/.xml/.mxl")
     source.add_argument("--corpus", choices=("music21",),
                         help="the corpus that ships with music21 (multi-part works)")
-    parser.add_argument("--output", required=True, help="output folder")
+    out = parser.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", help="output folder (e.g. data/mmt/NAME)")
+    out.add_argument("--output", dest="out", help=argparse.SUPPRESS)  # the old spelling
     parser.add_argument("--composers", help="corpus only: comma-separated composers "
                                             "(e.g. bach,beethoven)")
     parser.add_argument("--limit", type=int, help="prepare only the first N pieces")
@@ -44,9 +48,9 @@ def run(args):
         raise UserError("no MIDI or MusicXML files found" if args.input else "no corpus pieces")
     if args.workers < 1:
         raise UserError("--workers must be at least 1")
-    report = prepare.prepare(items, args.output, backend=args.backend, workers=args.workers,
+    report = prepare.prepare(items, args.out, backend=args.backend, workers=args.workers,
                              splits_dir=args.splits, seed=args.seed, min_notes=args.min_notes,
                              progress=not args.quiet)
     print(prepare.summary(report) if not args.quiet else prepare.summary(
         {**report, "skipped": []}))
-    print(f"report: {args.output}/prepare-report.json")
+    print(f"report: {args.out}/prepare-report.json")

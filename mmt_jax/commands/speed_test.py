@@ -5,7 +5,7 @@ HELP = "time unconditional generation (Table 2): notes per second and mean sampl
 
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True,
-                        help="folder from `mmt-jax train` (its --out) or `convert-reference`")
+                        help="run folder from `mmt-jax train` (its --out) or `convert-reference`")
     parser.add_argument("--num-samples", type=int, default=100)
     parser.add_argument("--max-events", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
@@ -21,14 +21,15 @@ def run(args):
     import jax
 
     from music_codecs.errors import UserError
-    from mmt_jax.generate import load_checkpoint
+    from mmt_jax.load import load
     from mmt_jax.speed_test import PAPER, table2
 
     if args.num_samples < 1 or args.max_events < 1:
         raise UserError("--num-samples and --max-events must be positive")
     if args.temperature <= 0:
         raise UserError("--temperature must be positive")
-    params, model_cfg = load_checkpoint(args.checkpoint)
+    params, run_cfg = load(args.checkpoint)
+    model_cfg = run_cfg.model
     result = table2(params, model_cfg, num_samples=args.num_samples, max_events=args.max_events,
                     seed=args.seed, temperature=args.temperature)
     device = jax.devices()[0]

@@ -1,9 +1,9 @@
-"""`mmt-jax train`: train MMT from a config file, through train_kit (resumes from --out)."""
+"""`mmt-jax train`: train MMT from a config file, through train_kit's driver (resumes from --out)."""
 from train_kit.cli import add_config_arguments, config_from_args
 
 HELP = "train MMT from a config file (e.g. configs/mmt/tiny.py, configs/mmt/sod.py)"
 SHORTCUTS = {
-    "data": ("data.dir", "prepared data folder"),
+    "data": ("data.path", "prepared data folder"),
     "out": ("train.out_dir", "run folder: checkpoints, metrics, exported params; an existing run resumes"),
 }
 
@@ -18,7 +18,8 @@ def run(args):
     cfg = config_from_args(args, SHORTCUTS)
     result = train(cfg)
     best = "" if result.best_metric is None else (
-        f", best eval_loss {result.best_metric:.4f} at step {result.best_step}")
+        f", best {cfg.train.keep_best_metric or 'eval_loss'} {result.best_metric:.4f} at step "
+        f"{result.best_step}")
     print(f"{result.status} at step {result.step}{best}")
-    if cfg.train.out_dir:
-        print(f"parameters: {cfg.train.out_dir}/params (config.json beside them)")
+    if result.run_dir:
+        print(f"run: {result.run_dir} (run.json + params/, read by generate/evaluate --checkpoint)")
