@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from arranger_jax import features as F
-from arranger_jax.models import ArrangerConfig
+from arranger_jax.config import ArrangerConfig
 from music_codecs.errors import UserError
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import random
 from pathlib import Path
 
@@ -397,7 +396,3 @@ def dataset_summary(pieces, dataset):
         "notes_per_file": ({"min": int(min(lengths)), "median": float(np.median(lengths)),
                             "max": int(max(lengths))} if lengths else {}),
     }
-
-
-def default_data_dir(dataset):
-    return Path(os.environ.get("ARRANGER_DATA", "~/.cache/arranger_jax")).expanduser() / dataset

@@ -9,10 +9,14 @@ Layouts follow the reference's Keras models so its checkpoints can be ported: LS
 (in, 4·units) with gates in the order i, f, c, o and one bias; the input vector is concatenated as
 pitch | time block | duration | frequency | entry hints | pitch hints. Fixed tables (sinusoidal
 beat/time tables, frequency table, positional encoding) are constants, not parameters.
+
+Every parameter carries logical axis names (train_kit.config.DEFAULT_RULES: tables ("vocab",
+"embed"), LSTM kernels ("embed", "mlp"), attention ("embed", "joined_kv"), norms ("norm"), ...), so
+`mesh.fsdp` / `mesh.tensor` shard them; the names wrap the default initialisers, so the values,
+the tree and the names of the parameters are those of plain Linen layers. (ArrangerConfig and the
+reference names live in `config`, imported here too.)
 """
 from __future__ import annotations
-
-import dataclasses
 
 import flax.linen as nn
 import jax
@@ -20,67 +24,28 @@ import jax.numpy as jnp
 import numpy as np
 
 from arranger_jax import features as F
-
-TIME_ENCODINGS = ("beat_position", "time", "raw_time", "raw_beat_position")
-
-
-@dataclasses.dataclass(frozen=True)
-class ArrangerConfig:
-    num_parts: int = 4
-    arch: str = "lstm"  # "lstm" or "transformer"
-    online: bool = True  # LSTM vs BiLSTM; Transformer-Dec (causal) vs Transformer-Enc
-    embedding: bool = True  # False: the reference's "default" input, raw pitch index and raw time
-    time_encoding: str = "beat_position"  # with embedding: see TIME_ENCODINGS
-    use_frequency: bool = True  # with embedding
-    use_duration: bool = False
-    use_entry_hints: bool = False
-    use_pitch_hints: bool = False
-    units: int = 128
-    layers: int = 3
-    dropout: float = 0.2
-    heads: int = 8
-    ffn_units: int = 256
-    max_positions: int = F.EVAL_LENGTH  # positional-encoding table of the Transformer
-
-    def __post_init__(self):
-        from music_codecs.errors import UserError
-        if self.arch not in ("lstm", "transformer"):
-            raise UserError(f"unknown arch {self.arch!r}; choose lstm or transformer")
-        if self.time_encoding not in TIME_ENCODINGS:
-            raise UserError(f"unknown time_encoding {self.time_encoding!r}; choose one of {TIME_ENCODINGS}")
-
-    @property
-    def name(self):
-        return reference_name(self)
+from arranger_jax.config import (TIME_ENCODINGS, ArrangerConfig, reference_config,  # noqa: F401
+                                 reference_name)
 
 
-# The reference's checkpoint folders (spec §3.2): "default" = Transformer-Enc / "lookahead" =
-# Transformer-Dec, "bidirectional" = BiLSTM; suffixes add inputs.
-def reference_config(name, num_parts=4, **overrides):
-    """ArrangerConfig for a reference folder name such as "lstm/bidirectional_embedding_onsethint"."""
-    from music_codecs.errors import UserError
-    try:
-        arch, folder = name.split("/")
-        head, *flags = folder.split("_")
-    except ValueError:
-        raise UserError(f"bad reference model name {name!r} (expected e.g. lstm/default_embedding)") from None
-    known = {"embedding", "onsethint", "duration", "pitchhint"}
-    if arch not in ("lstm", "transformer") or head not in ("default", "bidirectional", "lookahead") \
-            or not set(flags) <= known:
-        raise UserError(f"bad reference model name {name!r}")
-    online = {"lstm": head == "default", "transformer": head == "lookahead"}[arch]
-    return ArrangerConfig(num_parts=num_parts, arch=arch, online=online,
-                          embedding="embedding" in flags, use_duration="duration" in flags,
-                          use_entry_hints="onsethint" in flags, use_pitch_hints="pitchhint" in flags,
-                          **overrides)
+def _named(init, *names):
+    return nn.with_logical_partitioning(init, names)
 
 
-def reference_name(config):
-    head = ("default" if config.online else "bidirectional") if config.arch == "lstm" else \
-        ("lookahead" if config.online else "default")
-    flags = [f for f, on in (("embedding", config.embedding), ("onsethint", config.use_entry_hints),
-                             ("duration", config.use_duration), ("pitchhint", config.use_pitch_hints)) if on]
-    return f"{config.arch}/" + "_".join([head] + flags)
+def _dense(features, axes, name):
+    """nn.Dense whose kernel has the logical names `axes` (in, out) and bias axes[1]."""
+    return nn.Dense(features, name=name, kernel_init=_named(nn.linear.default_kernel_init, *axes),
+                    bias_init=_named(nn.initializers.zeros_init(), axes[1]))
+
+
+def _embed(num, name):
+    return nn.Embed(num, F.EMBED_DIM, name=name,
+                    embedding_init=_named(nn.linear.default_embed_init, "vocab", "embed"))
+
+
+def _layer_norm(epsilon, name):
+    return nn.LayerNorm(epsilon=epsilon, name=name, scale_init=_named(nn.initializers.ones, "norm"),
+                        bias_init=_named(nn.initializers.zeros_init(), "norm"))
 
 
 _BEAT_TABLE = F.sinusoid_table(F.MAX_BEAT + 1, F.EMBED_DIM)
@@ -114,10 +79,10 @@ class NoteInputs(nn.Module):
         time = inputs["time"]
         if not c.embedding:
             return jnp.stack([pitch, time], -1).astype(jnp.float32)
-        pitch_embed = nn.Embed(F.NUM_PITCHES, F.EMBED_DIM, name="pitch_embedding")
+        pitch_embed = _embed(F.NUM_PITCHES, "pitch_embedding")
         parts = [pitch_embed(pitch)]
         if c.time_encoding == "beat_position":
-            parts.append(nn.Embed(F.BEAT_STEPS, F.EMBED_DIM, name="position_embedding")(inputs["position"]))
+            parts.append(_embed(F.BEAT_STEPS, "position_embedding")(inputs["position"]))
             parts.append(jnp.asarray(_BEAT_TABLE)[jnp.clip(inputs["beat"], 0, F.MAX_BEAT)])
         elif c.time_encoding == "time":
             parts.append(jnp.asarray(_BEAT_TABLE)[jnp.clip(time, 0, F.MAX_TIME)])
@@ -127,7 +92,7 @@ class NoteInputs(nn.Module):
             parts.append(jnp.stack([inputs["position"], inputs["beat"]], -1).astype(jnp.float32))
         if c.use_duration:
             duration = jnp.clip(inputs["duration"], 0, F.MAX_DURATION)
-            parts.append(nn.Embed(F.MAX_DURATION + 1, F.EMBED_DIM, name="duration_embedding")(duration))
+            parts.append(_embed(F.MAX_DURATION + 1, "duration_embedding")(duration))
         if c.use_frequency:
             parts.append(jnp.asarray(_FREQ_TABLE)[pitch])
         if c.use_entry_hints:
@@ -150,9 +115,12 @@ class LSTM(nn.Module):
     @nn.compact
     def __call__(self, x, mask, carry=None):
         u = self.units
-        kernel = self.param("kernel", nn.initializers.glorot_uniform(), (x.shape[-1], 4 * u))
-        recurrent = self.param("recurrent_kernel", nn.initializers.orthogonal(), (u, 4 * u))
-        bias = self.param("bias", lambda key, shape: jnp.zeros(shape).at[u:2 * u].set(1.0), (4 * u,))
+        kernel = self.param("kernel", _named(nn.initializers.glorot_uniform(), "embed", "mlp"),
+                            (x.shape[-1], 4 * u))
+        recurrent = self.param("recurrent_kernel", _named(nn.initializers.orthogonal(), "embed", "mlp"),
+                               (u, 4 * u))
+        forget_one = lambda key, shape: jnp.zeros(shape).at[u:2 * u].set(1.0)  # noqa: E731
+        bias = self.param("bias", _named(forget_one, "mlp"), (4 * u,))
         projected = x @ kernel + bias  # the input part of every step, computed at once
         if carry is None:
             zeros = jnp.zeros(x.shape[:1] + (u,), x.dtype)
@@ -195,9 +163,9 @@ class LSTMArranger(nn.Module):
                 fwd, _ = LSTM(c.units // 2, name=f"forward_{layer}")(x, mask)
                 bwd, _ = LSTM(c.units // 2, reverse=True, name=f"backward_{layer}")(x, mask)
                 x = jnp.concatenate([fwd, bwd], -1)
-            x = nn.LayerNorm(epsilon=1e-3, name=f"layer_norm_{layer}")(x)
+            x = _layer_norm(1e-3, f"layer_norm_{layer}")(x)
             x = nn.Dropout(c.dropout, deterministic=not train)(x)
-        logits = nn.Dense(c.num_parts + 1, name="head")(x)
+        logits = _dense(c.num_parts + 1, ("embed", "vocab"), "head")(x)
         return (logits, tuple(new_carry)) if carry is not None else logits
 
 
@@ -217,14 +185,14 @@ class SelfAttention(nn.Module):
         # between them it copied the cache every step).
         fold = lambda y: y.reshape(b, -1, self.heads, depth).swapaxes(1, 2).reshape(  # noqa: E731
             b * self.heads, -1, depth)
-        q, k, v = (fold(nn.Dense(self.dim, name=n)(x)) for n in ("query", "key", "value"))
+        q, k, v = (fold(_dense(self.dim, ("embed", "joined_kv"), n)(x)) for n in ("query", "key", "value"))
         if cache is not None:
             k, v = (jax.lax.dynamic_update_slice_in_dim(c, new, slot, axis=1)
                     for c, new in zip(cache, (k, v)))
         logits = jnp.einsum("nqd,nkd->nqk", q, k).reshape(b, self.heads, t, -1) / np.sqrt(depth)
         probs = jax.nn.softmax(logits + bias, -1).reshape(b * self.heads, t, -1)
         out = (probs @ v).reshape(b, self.heads, t, depth).swapaxes(1, 2).reshape(b, t, self.dim)
-        out = nn.Dense(self.dim, name="out")(out)
+        out = _dense(self.dim, ("joined_kv", "embed"), "out")(out)
         return out if cache is None else (out, (k, v))
 
 
@@ -244,7 +212,7 @@ class TransformerArranger(nn.Module):
         c = self.config
         x = NoteInputs(c, name="inputs")(inputs)
         t = x.shape[1]
-        x = nn.Dense(c.units, name="input_projection")(x)
+        x = _dense(c.units, (None, "embed"), "input_projection")(x)  # inputs: concatenated features
         if stream is None:
             x = x + jnp.asarray(F.sinusoid_table(max(t, c.max_positions), c.units)[:t])
             keep = (inputs["pitch"] > 0)[:, None, None, :]  # [B, 1, 1, T] keys
@@ -267,12 +235,12 @@ class TransformerArranger(nn.Module):
                                         stream["index"] % capacity)
                 layers.append(cache)
             attn = nn.Dropout(c.dropout, deterministic=not train)(attn)
-            x = nn.LayerNorm(epsilon=1e-6, name=f"attention_norm_{layer}")(x + attn)
-            ffn = nn.Dense(c.ffn_units, name=f"ffn_in_{layer}")(x)
-            ffn = nn.Dense(c.units, name=f"ffn_out_{layer}")(nn.relu(ffn))
+            x = _layer_norm(1e-6, f"attention_norm_{layer}")(x + attn)
+            ffn = _dense(c.ffn_units, ("embed", "mlp"), f"ffn_in_{layer}")(x)
+            ffn = _dense(c.units, ("mlp", "embed"), f"ffn_out_{layer}")(nn.relu(ffn))
             ffn = nn.Dropout(c.dropout, deterministic=not train)(ffn)
-            x = nn.LayerNorm(epsilon=1e-6, name=f"ffn_norm_{layer}")(x + ffn)
-        logits = nn.Dense(c.num_parts + 1, name="head")(x)
+            x = _layer_norm(1e-6, f"ffn_norm_{layer}")(x + ffn)
+        logits = _dense(c.num_parts + 1, ("embed", "vocab"), "head")(x)
         return logits if stream is None else (logits, tuple(layers))
 
 

@@ -1,10 +1,12 @@
-"""Reference-checkpoint import: a Keras-layout HDF5 file written from known weights reads back."""
+"""Reference-checkpoint import: a Keras-layout HDF5 file written from known weights reads back, and
+`convert-reference` turns it into a run folder that the loader reads."""
 import jax
 import numpy as np
 import pytest
 
 from arranger_jax import convert, data, features as F
 from arranger_jax.models import ArrangerConfig, build_model
+from train_kit.sharding import unbox
 
 h5py = pytest.importorskip("h5py")
 K = 4
@@ -35,7 +37,8 @@ def _cell(prefix, layer):
 
 
 def _params(config):
-    return jax.tree.map(np.asarray, build_model(config).init(jax.random.key(7), _example())["params"])
+    boxed = build_model(config).init(jax.random.key(7), _example())["params"]  # logical-name boxes
+    return jax.tree.map(np.asarray, unbox(boxed))
 
 
 def _same(a, b):
@@ -45,8 +48,7 @@ def _same(a, b):
         np.testing.assert_array_equal(value, flat_b[key])
 
 
-def test_online_lstm_round_trip(tmp_path):
-    config = ArrangerConfig(num_parts=K, units=8, layers=3, use_entry_hints=True, use_duration=True)
+def _online_lstm_file(path, config):
     p = _params(config)
     pre = "lstm_arranger/lstm_arranger"
     entries = _inputs(p, pre)
@@ -56,7 +58,13 @@ def test_online_lstm_round_trip(tmp_path):
         entries[f"{pre}/lstm/layer_normalization{suffix}/gamma:0"] = p[f"layer_norm_{i}"]["scale"]
         entries[f"{pre}/lstm/layer_normalization{suffix}/beta:0"] = p[f"layer_norm_{i}"]["bias"]
     entries[f"{pre}/dense/kernel:0"], entries[f"{pre}/dense/bias:0"] = p["head"]["kernel"], p["head"]["bias"]
-    _write(tmp_path / "m.hdf5", entries)
+    _write(path, entries)
+    return p
+
+
+def test_online_lstm_round_trip(tmp_path):
+    config = ArrangerConfig(num_parts=K, units=8, layers=3, use_entry_hints=True, use_duration=True)
+    p = _online_lstm_file(tmp_path / "m.hdf5", config)
     params, errors = convert.keras_to_flax(tmp_path / "m.hdf5", config)
     _same(p, params)
     assert errors == {"time_embedding_beat": 0.0, "frequency_mapping": 0.0}
@@ -115,3 +123,33 @@ def test_wrong_architecture_is_a_user_error(tmp_path):
         convert.keras_to_flax(tmp_path / "m.hdf5", ArrangerConfig(embedding=False))
     with pytest.raises(UserError):
         convert.read_hdf5_weights(tmp_path / "missing.hdf5")
+
+
+def test_convert_reference_writes_a_run(tmp_path, capsys):
+    import json
+
+    import arranger_tiny
+    from arranger_jax import cli
+    from arranger_jax.load import abstract_params, load
+    from arranger_jax.models import reference_config
+
+    name = "lstm/default_embedding_onsethint_duration"
+    config = reference_config(name, K)  # the released size: the command builds it from the name
+    p = _online_lstm_file(tmp_path / "best_model.hdf5", config)
+    convert.check_shapes(p, abstract_params(config))
+    folder = arranger_tiny.make_dataset(tmp_path / "data")
+    with pytest.raises(SystemExit) as done:
+        cli.main(["convert-reference", "--checkpoint", str(tmp_path / "best_model.hdf5"), "--name", name,
+                  "--out", str(tmp_path / "runs" / "ref"), "--data", folder])
+    assert done.value.code == 0
+    assert "test accuracy" in capsys.readouterr().out
+    trained = load(tmp_path / "runs" / "ref")
+    assert trained.config.model == config and trained.dataset == "bach"
+    _same(p, trained.params)
+    info = json.loads((tmp_path / "runs" / "ref" / "run.json").read_text())
+    assert info["system"] == "arranger" and info["source"] == str(tmp_path / "best_model.hdf5")
+    assert 0 <= info["metrics"]["test_accuracy"] <= 1
+    with pytest.raises(SystemExit) as done:
+        cli.main(["evaluate", "--data", folder, "--runs", str(tmp_path / "runs")])
+    assert done.value.code == 0
+    assert f"bach lstm_eh: {name}, converted from {tmp_path / 'best_model.hdf5'}" in capsys.readouterr().out

@@ -1,10 +1,12 @@
-"""Arranger models: parameter counts of the reference checkpoints, causality, padding, streaming."""
+"""Arranger models: parameter counts of the reference checkpoints, logical axis names, causality,
+padding, streaming."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from arranger_jax import data, features as F, models as Mo
+from train_kit.sharding import unnamed_params
 
 K = 4
 
@@ -40,6 +42,17 @@ def test_parameter_counts_match_reference(name):
     shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), _inputs(5, batch=1)))
     assert Mo.count_parameters(shapes["params"], config) == REFERENCE_COUNTS[name]
     assert Mo.reference_name(config) == name
+    assert unnamed_params(shapes) == []  # every parameter can be sharded by mesh.fsdp / tensor
+
+
+@pytest.mark.parametrize("encoding", Mo.TIME_ENCODINGS)
+@pytest.mark.parametrize("arch", ["lstm", "transformer"])
+def test_every_parameter_has_logical_names(arch, encoding):
+    config = Mo.ArrangerConfig(num_parts=K, arch=arch, units=8, layers=1, heads=2, ffn_units=8,
+                               time_encoding=encoding, use_duration=True, use_entry_hints=True,
+                               use_pitch_hints=True)
+    shapes = jax.eval_shape(lambda: Mo.build_model(config).init(jax.random.key(0), _inputs(5, batch=1)))
+    assert unnamed_params(shapes) == []
 
 
 def _tiny(arch, online, **kw):

@@ -1,9 +1,14 @@
 """`arranger-jax instrument`: arrange a solo (or downmixed) piece for the parts a model was trained on."""
+import argparse
+
 HELP = "label every note of a MIDI/MusicXML piece with a trained model; write multitrack MIDI, PNG and WAV"
 
 
 def add_arguments(parser):
-    parser.add_argument("--model", required=True, help="run folder written by `arranger-jax train`")
+    run = parser.add_mutually_exclusive_group(required=True)
+    run.add_argument("--checkpoint", metavar="RUN",
+                     help="run folder written by `arranger-jax train` or `convert-reference`")
+    run.add_argument("--model", dest="checkpoint", help=argparse.SUPPRESS)  # the old spelling
     parser.add_argument("input", help="MIDI or MusicXML file (all non-drum tracks are merged)")
     parser.add_argument("out_dir", help="output folder")
     parser.add_argument("--no-wav", action="store_true", help="skip audio rendering")
@@ -19,14 +24,14 @@ def run(args):
     import numpy as np
 
     from arranger_jax import features as F, instrument
-    from arranger_jax.models import build_model
-    from arranger_jax.train import load_trained
+    from arranger_jax.load import load
     from music_codecs.midi_write import write_midi
     from music_codecs.pianoroll import save_pianoroll_png
     from music_codecs.read import read_music
     from music_codecs.render import render_wav
 
-    config, params, dataset = load_trained(args.model)
+    trained = load(args.checkpoint)
+    config, params, dataset = trained.config.model, trained.params, trained.dataset
     table = read_music(args.input)
     stem = Path(args.input).stem
     piece, drums = instrument.downmix(table, stem)
@@ -37,7 +42,7 @@ def run(args):
     if args.stream:
         parts = _stream(config, params, batch)
     else:
-        logits = build_model(config).apply({"params": params}, batch)
+        logits = trained.model.apply({"params": params}, batch)
         parts = np.asarray(jax.device_get(logits))[0, :, 1:].argmax(-1)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

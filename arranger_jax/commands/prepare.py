@@ -5,7 +5,7 @@ HELP = "build a part-labelled dataset (bach/quartets from the music21 corpus, or
 def add_arguments(parser):
     parser.add_argument("dataset", choices=("bach", "quartets", "musicnet", "nes", "lmd"),
                         help="bach and quartets come with music21; musicnet, nes and lmd need --source")
-    parser.add_argument("--out", help="output folder (default: $ARRANGER_DATA or ~/.cache/arranger_jax, /DATASET)")
+    parser.add_argument("--out", help="output folder (default: data/arranger/DATASET, which `train` reads)")
     parser.add_argument("--source", help="local folder of MIDI files (musicnet, nes, lmd)")
     parser.add_argument("--id-list", help="lmd: file whose first column lists the MIDI md5 ids to keep "
                         "(the LPD 'cleansed' list)")
@@ -20,9 +20,10 @@ def run(args):
     import json
 
     from arranger_jax import data
+    from arranger_jax.config import default_data_path
     from music_codecs.errors import UserError
 
-    out = args.out or data.default_data_dir(args.dataset)
+    out = args.out or default_data_path(args.dataset)
     given = None
     if args.dataset in ("bach", "quartets"):
         pieces, skipped = data.collect_corpus(args.dataset, limit=args.limit)

@@ -3,7 +3,7 @@ from train_kit.cli import add_config_arguments, config_from_args
 
 HELP = "train an Arranger model from a config file (configs/arranger/*.py) and test the best checkpoint"
 SHORTCUTS = {
-    "data": ("data.path", "dataset folder"),
+    "data": ("data.path", "dataset folder from `arranger-jax prepare` (default data/arranger/<dataset>)"),
     "out": ("train.out_dir", "run folder; an existing run resumes"),
 }
 
@@ -15,10 +15,18 @@ def add_arguments(parser):
 def run(args):
     import json
 
-    from arranger_jax.train import run_training
+    import jax
 
-    exp = config_from_args(args, SHORTCUTS)
-    out = run_training(exp)
-    print(json.dumps({k: v for k, v in out.items() if k != "test"}, indent=2))
-    if out["test"]:
-        print(f"test accuracy {100 * out['test']['accuracy']:.2f} % on {out['test']['notes']} notes")
+    from arranger_jax.config import table_key
+    from arranger_jax.train import train
+
+    result = train(config_from_args(args, SHORTCUTS))
+    if jax.process_index():
+        return
+    cfg, metrics = result.config, result.metrics
+    print(json.dumps({"model": cfg.model.name, "table_key": table_key(cfg.model),
+                      "dataset": cfg.data.dataset, "status": result.status, "steps": result.step,
+                      "best_step": result.best_step, "best_eval_loss": result.best_metric,
+                      "run": result.run_dir}, indent=2))
+    if "test_accuracy" in metrics:
+        print(f"test accuracy {100 * metrics['test_accuracy']:.2f} % on {int(metrics['test_notes'])} notes")

@@ -1,6 +1,6 @@
 """Arranger, Bach chorales, bilstm (spec §4-5). Entry hints: `model.use_entry_hints=True`
 (for the paper's offline rows with hints also `model.use_duration=True`)."""
-from configs.arranger.base import experiment
+from arranger_jax.config import experiment
 
 
 def get_config():

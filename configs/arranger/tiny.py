@@ -1,14 +1,13 @@
 """A tiny Arranger LSTM for CPU smoke runs: 2 layers of 16 units, 64-note windows, 40 steps."""
 import dataclasses
 
-from configs.arranger.base import experiment
+from arranger_jax.config import experiment
 
 
 def get_config():
-    exp = experiment("bach", "lstm", online=True, units=16, layers=2, out_dir="runs/arranger/tiny")
+    cfg = experiment("bach", "lstm", online=True, units=16, layers=2, out_dir="runs/arranger/tiny")
     return dataclasses.replace(
-        exp,
-        data=dataclasses.replace(exp.data, seq_len=64, max_eval_len=256),
-        train=dataclasses.replace(exp.train, max_steps=40, eval_every=20, log_every=10, patience=0),
-        batch_size=8,
+        cfg,
+        data=dataclasses.replace(cfg.data, seq_len=64, max_eval_len=256, batch_size=8),
+        train=dataclasses.replace(cfg.train, max_steps=40, eval_every=20, log_every=10, patience=0),
     )
