@@ -54,15 +54,12 @@ def load_config(name):
 
 def random_params(cfg, seed):
     import jax
-    import jax.numpy as jnp
 
-    from clipsonic_jax.unet import UNet
+    from clipsonic_jax.unet import UNet, init_params
     from train_kit.sharding import unbox
 
-    example = (jnp.zeros((1, cfg.mel.n_mels, cfg.mel.clip_frames)), jnp.zeros((1,), jnp.int32),
-               jnp.zeros((1, cfg.unet.cond_dim)), jnp.ones((1,), bool))
-    init = jax.jit(lambda k: UNet(cfg.unet).init(k, *example)["params"])
-    return unbox(init(jax.random.key(seed)))
+    shape = (cfg.mel.n_mels, cfg.mel.clip_frames)
+    return unbox(jax.jit(lambda k: init_params(UNet(cfg.unet), k, shape))(jax.random.key(seed)))
 
 
 def make_loop_sampler(apply_fn, dcfg, shape, steps, clip_x0=1.0):
@@ -152,8 +149,7 @@ def main(argv=None):
     import numpy as np
 
     from clipsonic_jax.samplers import make_sampler
-    from clipsonic_jax.train import make_apply
-    from clipsonic_jax.unet import UNet
+    from clipsonic_jax.unet import UNet, make_apply
 
     device = jax.devices()[0]
     on_cpu = device.platform == "cpu"

@@ -6,18 +6,26 @@ shifted inside the video when near an edge and zero-padded when the video is sho
 CLIP image embedding (L2-normalised) is precomputed once and cached on disk with the mels:
 
     cache = prepare(video_dir, cache_dir, clip, mel_cfg)   # -> Cache(mels, embeddings, names, ...)
-    ds = make_dataset(mels_normalised, embeddings, batch_size, seed=0)    # grain MapDataset
+    train_idx, eval_idx = split(len(cache.names), every_nth)
+    mean, scale = cond_transform(cache.embeddings[train_idx], enabled=True)
+    ds = make_dataset(mels_normalised, conds, global_batch, seed=0, process_index=i, process_count=n)
     it = iter(ds.to_iter_dataset())     # get_state()/set_state() for train_kit checkpoints
+    ensure_demo_inputs(data_cfg, sample_rate, seed)        # tiny CLIP / synthetic clips when asked
+    build_in_place(folder, build)       # build(private folder), renamed into place: race-free
 
 The cache (pairs.npz + meta.json) is reused when the same videos, mel settings and CLIP files are
-given again. Unreadable videos are skipped, counted and named.
+given again; it is written atomically, so processes of one job may build it side by side.
+Unreadable videos are skipped, counted and named.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import socket
 
 import numpy as np
 
@@ -119,40 +127,107 @@ def prepare(data_dir, cache_dir, clip, cfg: MelConfig = MelConfig(), progress=Tr
     cache = Cache(np.stack(mels), emb.astype(np.float32), kept,
                   [labels_of.get(n, "") for n in kept], np.asarray(times, np.float32), skipped)
     os.makedirs(cache_dir, exist_ok=True)
-    np.savez(arr_path, mels=cache.mels, embeddings=cache.embeddings, times=cache.times)
-    with open(meta_path, "w") as f:
-        json.dump({"fingerprint": key, "names": kept, "labels": cache.labels,
-                   "skipped": skipped, "mel": dataclasses.asdict(cfg)}, f)
+    # Arrays first, meta.json (the fingerprint) last: a reader never sees new meta with old arrays.
+    with _atomic(arr_path) as f:
+        np.savez(f, mels=cache.mels, embeddings=cache.embeddings, times=cache.times)
+    with _atomic(meta_path) as f:
+        f.write(json.dumps({"fingerprint": key, "names": kept, "labels": cache.labels,
+                            "skipped": skipped, "mel": dataclasses.asdict(cfg)}).encode())
     return cache
 
 
-class _Pairs:
-    """Random access to (normalised mel, embedding) rows: a grain data source."""
-
-    def __init__(self, mels, embeddings):
-        self.mels, self.embeddings = mels, embeddings
-
-    def __len__(self):
-        return len(self.mels)
-
-    def __getitem__(self, i):
-        return {"mel": self.mels[i], "cond": self.embeddings[i]}
+def _private():
+    """A name no other process of the job uses (hosts may share the file system)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def make_dataset(mels, embeddings, batch_size, *, train=True, seed=0, shard_index=0,
-                 shard_count=1):
-    """grain MapDataset of {"mel": [B, M, T], "cond": [B, D]} batches.
+@contextlib.contextmanager
+def _atomic(path):
+    """A binary file that appears at `path` only once complete (per-process temporary name)."""
+    tmp = f"{path}.{_private()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def make_dataset(mels, embeddings, batch_size, *, train=True, seed=0, process_index=0,
+                 process_count=1):
+    """grain MapDataset of {"mel": [b, M, T], "cond": [b, D]}: this process's rows
+    [i*b:(i+1)*b] (b = batch_size / process_count) of each global batch of `batch_size`, so
+    every process count sees the same global batches.
 
     Training shuffles (anew each epoch), repeats forever and drops the partial batch; evaluation
-    is one ordered epoch (static shapes: the partial batch is dropped there too). Each host
-    reads its own slice.
+    is one ordered epoch (static shapes: the partial batch is dropped there too).
     """
     import grain
-    ds = grain.MapDataset.source(_Pairs(mels, embeddings))[shard_index::shard_count]
-    if len(ds) == 0:
-        raise UserError("no training pairs for this process")
+    if len(mels) == 0:
+        raise UserError("no training pairs")
+    if batch_size % process_count:
+        raise UserError(f"data.batch_size={batch_size} must divide over {process_count} processes")
+    share = batch_size // process_count
+    lo = process_index * share
+    # Batch indices, not pairs, so each process gathers only its own rows.
+    idx = grain.MapDataset.range(len(mels))
     if train:
-        if len(ds) < batch_size:
-            ds = ds.repeat(int(np.ceil(batch_size / len(ds))))
-        ds = ds.shuffle(seed=seed).repeat(None)
-    return ds.batch(batch_size, drop_remainder=True)
+        if len(idx) < batch_size:
+            idx = idx.repeat(int(np.ceil(batch_size / len(idx))))
+        idx = idx.shuffle(seed=seed).repeat(None)
+    idx = idx.batch(batch_size, drop_remainder=True).map(lambda rows: rows[lo:lo + share])
+    return idx.map(lambda rows: {"mel": mels[rows], "cond": embeddings[rows]})
+
+
+def split(n, every_nth):
+    """(train indices, eval indices): every n-th item is held out."""
+    idx = np.arange(n)
+    if every_nth <= 0 or n < 2:
+        return idx, idx[:0]
+    held = idx % every_nth == every_nth - 1
+    return idx[~held], idx[held]
+
+
+def cond_transform(embeddings, enabled):
+    """(mean [D], scale) so that (e - mean) / scale has unit variance over the training set.
+
+    Embeddings of one dataset share a large common direction (random or not, CLIP's image
+    embeddings have pairwise cosines far above 0); removing it lets a small network see what
+    differs between clips. The same map is applied to image or text queries at generation.
+    """
+    e = np.asarray(embeddings, np.float64)
+    if not enabled:
+        return np.zeros(e.shape[1], np.float32), 1.0
+    mean = e.mean(0)
+    return mean.astype(np.float32), float(max((e - mean).std(), 1e-6))
+
+
+def ensure_demo_inputs(d, sample_rate, seed=0):
+    """Write what a demo config asks for and lacks: a tiny random CLIP at d.clip_dir
+    (d.make_tiny_clip) and d.synthetic_clips synthetic clips in an empty d.path. Each is built
+    in a private folder and renamed into place, so concurrent processes cannot clash."""
+    from clipsonic_jax import clip_load, synthetic
+    if not d.clip_dir:
+        raise UserError("data.clip_dir is not set: give a Hugging Face CLIP folder (--clip DIR)")
+    if d.make_tiny_clip and not os.path.exists(os.path.join(d.clip_dir, "config.json")):
+        print(f"writing a tiny random CLIP to {d.clip_dir} (demo only: it knows nothing)")
+        build_in_place(d.clip_dir, lambda tmp: clip_load.write_tiny_clip(tmp, **clip_load.DEMO_CLIP))
+    if d.synthetic_clips > 0 and not (os.path.isdir(d.path) and list_videos(d.path)):
+        print(f"writing {d.synthetic_clips} synthetic clips to {d.path}")
+        build_in_place(d.path, lambda tmp: synthetic.write_dataset(
+            tmp, d.synthetic_clips, seed=seed, sample_rate=sample_rate, progress=True))
+
+
+def build_in_place(target, build):
+    """Run build(private folder), then rename that folder to `target` unless another process
+    got there first (rename replaces only an empty folder); the loser's copy is discarded."""
+    target = os.path.abspath(target)
+    tmp = f"{target}.{_private()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    build(tmp)
+    try:
+        os.rename(tmp, target)     # replaces an empty folder; fails if another process won
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)

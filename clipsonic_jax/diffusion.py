@@ -5,32 +5,16 @@ The network is called as `apply_fn(params, x_t, t, cond, keep) -> output` with x
 t int32 [B] in [0, timesteps), cond [B, D] (a CLIP embedding) and keep bool [B] (False: the
 condition is dropped and the network uses its learned null embedding). What the output means is
 `DiffusionConfig.prediction`: "eps" (the noise) or "v" (a·eps - s·x0, Salimans & Ho 2022), where
-x_t = a·x0 + s·eps, a = sqrt(alpha_bar_t), s = sqrt(1 - alpha_bar_t).
+x_t = a·x0 + s·eps, a = sqrt(alpha_bar_t), s = sqrt(1 - alpha_bar_t). DiffusionConfig is defined
+in clipsonic_jax/config.py (re-exported here).
 """
 from __future__ import annotations
-
-import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from music_codecs.errors import UserError
-
-
-@dataclasses.dataclass(frozen=True)
-class DiffusionConfig:
-    timesteps: int = 1000
-    schedule: str = "cosine"      # "cosine" (Nichol & Dhariwal) | "linear" (Ho et al. betas)
-    prediction: str = "eps"       # "eps" | "v"
-    cond_drop: float = 0.1        # training probability of dropping the CLIP condition
-    linear_beta: tuple = (1e-4, 0.02)
-
-    def __post_init__(self):
-        if self.schedule not in ("cosine", "linear"):
-            raise UserError(f"diffusion.schedule={self.schedule!r}: choose 'cosine' or 'linear'")
-        if self.prediction not in ("eps", "v"):
-            raise UserError(f"diffusion.prediction={self.prediction!r}: choose 'eps' or 'v'")
+from clipsonic_jax.config import DiffusionConfig  # noqa: F401  (re-exported)
 
 
 def alpha_bar(cfg: DiffusionConfig):

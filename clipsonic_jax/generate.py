@@ -1,33 +1,35 @@
 """Generate audio from CLIP embeddings with a trained run: CLIPSonic-IQ (image query) and
 CLIPSonic-ZS (text query through CLIP's text encoder, replacing the image embedding).
 
-    run = load_run("runs/clipsonic/tiny")
-    clip = run.clip()                                          # the CLIP folder the run trained with
-    logmels = run.generate(clip.embed_texts(["a red circle"]), seed=0)   # [B, n_mels, frames]
-    write_outputs("out/red", logmels[0], run)                  # out/red.wav + out/red.png
+    model = clipsonic_jax.load.load("runs/clipsonic/tiny")     # a Model (below)
+    clip = model.clip()                                        # the CLIP folder the run trained with
+    logmels = model.generate(clip.embed_texts(["a red circle"]), seed=0)   # [B, n_mels, frames]
+    write_outputs("out/red", logmels[0], model)                # out/red.wav + out/red.png
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 
 import numpy as np
 
-from clipsonic_jax.train import PARAMS_FILE, RUN_FILE, Config, config_from_dict
+from clipsonic_jax.config import Config
 from music_codecs.errors import UserError
 from music_codecs.mel import MelStats, mel_to_wave
 
 
 @dataclasses.dataclass
-class Run:
+class Model:
+    """A trained run: its config, parameters (NumPy) and what the export recorded beside them."""
     cfg: Config
     stats: MelStats
     params: dict
     clip_dir: str
     cond_mean: np.ndarray | None = None
     cond_scale: float = 1.0
+    path: str = ""
+    step: int | None = None
 
     def clip(self, clip_dir=None):
         from clipsonic_jax.clip_load import load_clip
@@ -40,8 +42,7 @@ class Run:
     @functools.lru_cache(maxsize=8)
     def sampler(self, kind, steps):
         from clipsonic_jax.samplers import make_sampler
-        from clipsonic_jax.train import make_apply
-        from clipsonic_jax.unet import UNet
+        from clipsonic_jax.unet import UNet, make_apply
         shape = (self.cfg.mel.n_mels, self.cfg.mel.clip_frames)
         return make_sampler(make_apply(UNet(self.cfg.unet)), self.cfg.diffusion, shape, steps, kind,
                             clip_x0=1.0)
@@ -61,34 +62,7 @@ class Run:
     __hash__ = object.__hash__
 
 
-def load_run(run_dir):
-    import flax
-    import jax
-    import jax.numpy as jnp
-    from clipsonic_jax.unet import UNet
-    from train_kit.sharding import unbox
-    meta_path, params_path = os.path.join(run_dir, RUN_FILE), os.path.join(run_dir, PARAMS_FILE)
-    if not (os.path.exists(meta_path) and os.path.exists(params_path)):
-        raise UserError(f"{run_dir}: no trained CLIPSonic model here (needs {RUN_FILE} and {PARAMS_FILE})")
-    with open(meta_path) as f:
-        meta = json.load(f)
-    cfg = config_from_dict(meta["config"])
-    net = UNet(cfg.unet)
-    example = (jnp.zeros((1, cfg.mel.n_mels, cfg.mel.clip_frames)), jnp.zeros((1,), jnp.int32),
-               jnp.zeros((1, cfg.unet.cond_dim)), jnp.ones((1,), bool))
-    target = unbox(jax.eval_shape(lambda: net.init(jax.random.key(0), *example)["params"]))
-    target = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), target)
-    with open(params_path, "rb") as f:
-        try:
-            params = flax.serialization.from_bytes(target, f.read())
-        except Exception as err:   # msgpack/structure errors: a damaged or foreign file
-            raise UserError(f"{params_path}: cannot restore parameters: {err}") from err
-    mean = meta.get("cond_mean")
-    return Run(cfg, MelStats(**meta["mel_stats"]), params, meta["clip_dir"],
-               None if mean is None else np.asarray(mean, np.float32), float(meta.get("cond_scale", 1.0)))
-
-
-def write_outputs(stem, logmel, run: Run, title=""):
+def write_outputs(stem, logmel, run: Model, title=""):
     """<stem>.wav (Griffin-Lim) and <stem>.png (the log-mel). Returns both paths."""
     import matplotlib
     matplotlib.use("Agg")

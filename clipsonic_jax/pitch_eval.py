@@ -5,7 +5,7 @@ argmax of its time-averaged spectrum; each class's reference band is the dominan
 training mels. A generated mel is assigned the class whose reference band is nearest; accuracy is
 measured on held-out clips against chance = 1 / number of classes.
 
-    report = pitch_accuracy(run, cache, eval_idx, train_idx)   # {"accuracy", "chance", ...}
+    report = pitch_accuracy(model, cache, eval_idx, train_idx)   # model: load.load(RUN)
 """
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ def classify(logmels, bands):
     return [names[i] for i in np.argmin(np.abs(dom[:, None] - ref[None]), axis=1)]
 
 
-def pitch_accuracy(run, cache, eval_idx, train_idx, seed=0, steps=None, guidance=None, batch=16):
+def pitch_accuracy(model, cache, eval_idx, train_idx, seed=0, steps=None, guidance=None, batch=16):
     labels = np.asarray(cache.labels)
     if not all(labels):
         raise ValueError("pitch accuracy needs labelled (synthetic) clips")
     bands = class_bands(cache.mels[train_idx], labels[train_idx])
-    mels = [run.generate(cache.embeddings[eval_idx[i:i + batch]], seed=seed + i, steps=steps,
+    mels = [model.generate(cache.embeddings[eval_idx[i:i + batch]], seed=seed + i, steps=steps,
                          guidance=guidance) for i in range(0, len(eval_idx), batch)]
     pred = classify(np.concatenate(mels), bands)
     truth = labels[eval_idx]

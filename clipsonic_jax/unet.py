@@ -7,46 +7,26 @@ embedding instead. Channels per level, residual blocks per level and the levels 
 self-attention are config values; the paper's sizes are unknown (spec §1.2), the default is a
 guess of the right order (~143 M parameters is the third-party count for CLIPSonic-IQ).
 
-    net = UNet(UNetConfig.tiny())
+    net = UNet(UNetConfig.tiny())                  # UNetConfig lives in clipsonic_jax/config.py
+    params = init_params(net, rng, (M, T))         # boxed (logical axis names); unbox to apply
     out = net.apply({"params": p}, x [B, M, T], t int [B], cond [B, D], keep bool [B])   # [B, M, T]
+    apply_fn = make_apply(net)                     # apply_fn(params, x, t, cond, keep): diffusion's form
 
 Mel bands and frames must be divisible by 2**(levels - 1). Parameters carry logical axis names
 for train_kit's rules (conv kernels: conv_in/conv_out; dense: embed/mlp).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from clipsonic_jax.config import UNetConfig  # noqa: F401  (re-exported: the model's config)
 from music_codecs.errors import UserError
 
 ACT = ("batch", "height", "width", "channels")
-
-
-@dataclasses.dataclass(frozen=True)
-class UNetConfig:
-    channels: int = 128
-    channel_mults: tuple = (1, 2, 3, 4)
-    res_blocks: int = 2
-    attention_levels: tuple = (2, 3)   # level indices (0 = full resolution) with self-attention
-    heads: int = 4
-    groups: int = 32
-    cond_dim: int = 512                # CLIP projection dim (512 ViT-B/32, 768 ViT-L/14)
-    dropout: float = 0.0
-
-    @classmethod
-    def tiny(cls, cond_dim=16):
-        return cls(channels=16, channel_mults=(1, 2), res_blocks=1, attention_levels=(1,),
-                   heads=2, groups=4, cond_dim=cond_dim)
-
-    def __post_init__(self):
-        for m in self.channel_mults:
-            if (self.channels * m) % self.groups:
-                raise UserError(f"unet: channels {self.channels * m} not divisible by groups {self.groups}")
 
 
 def _conv(features, kernel=3, stride=1, name=None, zero=False):
@@ -156,3 +136,17 @@ class UNet(nn.Module):
                 h = _conv(ch, name=f"upsample_{i}")(h)
         h = nn.silu(_norm(cfg.groups, "norm_out")(h))
         return _conv(1, name="conv_out", zero=True)(h)[..., 0]
+
+
+def init_params(net: UNet, rng, mel_shape, rows=1):
+    """Boxed parameters of `net` for mels of shape (n_mels, frames), from a zero batch of `rows`."""
+    x = jnp.zeros((rows, *mel_shape), jnp.float32)
+    return net.init(rng, x, jnp.zeros((rows,), jnp.int32), jnp.zeros((rows, net.cfg.cond_dim), jnp.float32),
+                    jnp.ones((rows,), bool))["params"]
+
+
+def make_apply(net: UNet):
+    """apply_fn(params, x, t, cond, keep), the form diffusion.make_loss and the samplers call."""
+    def apply_fn(params, x, t, cond, keep):
+        return net.apply({"params": params}, x, t, cond, keep)
+    return apply_fn

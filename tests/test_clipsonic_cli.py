@@ -1,5 +1,6 @@
-"""End to end through the command line: synthetic data and a tiny random CLIP, a few train steps,
-then image- and text-queried generation (WAV + PNG), evaluation and the modality gap."""
+"""End to end through the command line: synthetic data and a tiny random CLIP, a few train steps
+(train --data/--clip/--out), then image- and text-queried generation (WAV + PNG) from the run
+folder, evaluation and the modality gap."""
 import json
 
 import numpy as np
@@ -19,7 +20,7 @@ def test_modality_gap_means():
 
 
 def test_condition_standardisation():
-    from clipsonic_jax.train import cond_transform
+    from clipsonic_jax.data import cond_transform
     e = np.random.default_rng(0).normal(size=(50, 8)) * 0.1 + 3.0
     mean, scale = cond_transform(e, True)
     z = (e - mean) / scale
@@ -46,7 +47,8 @@ def test_train_generate_evaluate(tmp_path, capsys):
         cli.main(["train", "--config", "configs/clipsonic/tiny.py", "--data", videos, "--clip", clip,
                   "--out", run, *overrides])
     assert e.value.code == 0
-    meta = json.load(open(f"{run}/clipsonic.json"))
+    meta = json.load(open(f"{run}/run.json"))
+    assert meta["system"] == "clipsonic" and meta["config"]["data"]["path"] == videos
     assert meta["config"]["unet"]["cond_dim"] == 64 and meta["mel_stats"]["high"] > meta["mel_stats"]["low"]
     assert len(meta["cond_mean"]) == 64 and meta["cond_scale"] > 0
     frame = tmp_path / "frame.png"
@@ -77,4 +79,5 @@ def test_train_generate_evaluate(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["generate", "--checkpoint", str(tmp_path / "nope"), "--text", "x"])
     assert e.value.code == 2
-    assert "no trained CLIPSonic model" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no such run folder" in err and err.count("\n") == 1

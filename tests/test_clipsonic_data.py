@@ -92,3 +92,22 @@ def test_prepare_caches_pairs_and_skips_bad_videos(clips, tmp_path):
     np.testing.assert_array_equal(next(it)["mel"], b2["mel"])
     evals = list(data.make_dataset(cache.mels, cache.embeddings, 4, train=False))
     assert len(evals) == 1 and np.array_equal(evals[0]["mel"], cache.mels[:4])
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_processes_read_their_rows_of_the_one_process_batches(processes):
+    # Rows i*B/P:(i+1)*B/P of the same global batch on process i, for training and evaluation.
+    mels = np.arange(10 * 2 * 3, dtype=np.float32).reshape(10, 2, 3)
+    conds = np.arange(10 * 4, dtype=np.float32).reshape(10, 4)
+    for train in (True, False):
+        whole = iter(data.make_dataset(mels, conds, 4, train=train, seed=5))
+        parts = [iter(data.make_dataset(mels, conds, 4, train=train, seed=5, process_index=i,
+                                        process_count=processes)) for i in range(processes)]
+        for _ in range(5 if train else 2):
+            batch = next(whole)
+            shares = [next(p) for p in parts]
+            assert all(s["mel"].shape == (4 // processes, 2, 3) for s in shares)
+            for key in ("mel", "cond"):
+                np.testing.assert_array_equal(np.concatenate([s[key] for s in shares]), batch[key])
+        if not train:
+            assert next(whole, None) is None and all(next(p, None) is None for p in parts)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from clipsonic_jax.diffusion import DiffusionConfig, make_loss
-from clipsonic_jax.unet import UNet, UNetConfig
+from clipsonic_jax.unet import UNet, UNetConfig, init_params
 from music_codecs.errors import UserError
 from train_kit import mesh as tk_mesh
 from train_kit import optim, sharding, step
@@ -28,8 +28,7 @@ fwd = jax.jit(apply_fn)
 
 
 def init(rng):
-    return NET.init(rng, BATCH["mel"][:1], jnp.zeros((1,), jnp.int32), BATCH["cond"][:1],
-                    jnp.ones((1,), bool))["params"]
+    return init_params(NET, rng, BATCH["mel"].shape[1:])
 
 
 def test_unet_shapes_and_condition_dropout():
@@ -79,3 +78,10 @@ def test_sharded_diffusion_step_matches_one_device():
     k = state.params["up_0_0"]["conv1"]["kernel"]
     assert k.sharding.spec[:3] == (None, None, "fsdp")     # conv_in over fsdp
     assert k.addressable_shards[0].data.shape[2] == k.shape[2] // 2
+
+
+def test_every_parameter_has_logical_axis_names():
+    for cfg in (CFG, UNetConfig()):      # the test size and the default (paper-scale) U-Net
+        boxed = jax.eval_shape(lambda k: init_params(UNet(cfg), k, (16, 32)), jax.random.key(0))
+        assert sharding.unnamed_params(boxed) == []
+        assert len(jax.tree.leaves(sharding.unbox(boxed))) > 20

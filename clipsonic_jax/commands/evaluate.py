@@ -4,9 +4,9 @@ HELP = "on the synthetic set: does generated audio have the pitch of the image's
 
 
 def add_arguments(parser):
-    parser.add_argument("--checkpoint", required=True, help="a trained run folder")
+    parser.add_argument("--checkpoint", required=True, help="a trained run folder (run.json + params/)")
     parser.add_argument("--data", help="a folder of unseen synthetic clips: all of them are evaluated "
-                                       "(default: the held-out clips of the run's data.dir)")
+                                       "(default: the held-out clips of the run's data.path)")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--guidance", type=float)
     parser.add_argument("--seed", type=int, default=0)
@@ -18,17 +18,16 @@ def run(args):
     import numpy as np
 
     from clipsonic_jax import data
-    from clipsonic_jax.generate import load_run
+    from clipsonic_jax.load import load
     from clipsonic_jax.pitch_eval import pitch_accuracy
-    from clipsonic_jax.train import split
     from music_codecs.errors import UserError
 
-    model = load_run(args.checkpoint)
+    model = load(args.checkpoint)
     d = model.cfg.data
-    data_dir = args.data or d.dir
+    data_dir = args.data or d.path
     cache = data.prepare(data_dir, d.cache_dir or os.path.join(data_dir, ".clipsonic-cache"),
                          model.clip(), model.cfg.mel)
-    train_idx, eval_idx = split(len(cache.names), d.eval_every_nth)
+    train_idx, eval_idx = data.split(len(cache.names), d.eval_every_nth)
     if args.data:   # an unseen folder: evaluate every clip; class bands from its real audio
         train_idx = eval_idx = np.arange(len(cache.names))
     if not len(eval_idx):

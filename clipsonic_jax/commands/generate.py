@@ -4,7 +4,7 @@ HELP = "generate a WAV and a mel PNG from an image (--image) or a text query (--
 
 
 def add_arguments(parser):
-    parser.add_argument("--checkpoint", required=True, help="a trained run folder (clipsonic.json + model.msgpack)")
+    parser.add_argument("--checkpoint", required=True, help="a trained run folder (run.json + params/)")
     q = parser.add_mutually_exclusive_group(required=True)
     q.add_argument("--image", nargs="+", help="image file(s): CLIPSonic-IQ")
     q.add_argument("--text", nargs="+", help="text quer(y/ies): CLIPSonic-ZS, CLIP text embedding")
@@ -20,9 +20,10 @@ def run(args):
     import os
     import re
 
-    from clipsonic_jax.generate import load_run, read_image, write_outputs
+    from clipsonic_jax.generate import read_image, write_outputs
+    from clipsonic_jax.load import load
 
-    model = load_run(args.checkpoint)
+    model = load(args.checkpoint)
     clip = model.clip(args.clip)
     if args.image:
         emb = clip.embed_images([read_image(p) for p in args.image])

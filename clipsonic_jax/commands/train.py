@@ -3,7 +3,7 @@ from train_kit.cli import add_config_arguments, config_from_args
 
 HELP = "train the CLIP-conditioned mel diffusion model from a config (e.g. configs/clipsonic/tiny.py)"
 SHORTCUTS = {
-    "data": ("data.dir", "folder of videos"),
+    "data": ("data.path", "folder of videos"),
     "clip": ("data.clip_dir", "Hugging Face CLIP folder (safetensors + config.json)"),
     "out": ("train.out_dir", "run folder; an existing run resumes"),
 }
@@ -19,5 +19,9 @@ def run(args):
     cfg = config_from_args(args, SHORTCUTS)
     result = train(cfg)
     print(f"{result.status} at step {result.step}")
-    if cfg.train.out_dir:
-        print(f"model: {cfg.train.out_dir} (use: clipsonic-jax generate --checkpoint {cfg.train.out_dir} ...)")
+    if result.run_dir:
+        best = cfg.train.keep_best_metric
+        which = (f"the best by {best} (step {result.best_step}, {result.best_metric:.6g})"
+                 if best and result.best_step is not None else f"step {result.step}")
+        print(f"model: {result.run_dir}, {which} "
+              f"(use: clipsonic-jax generate --checkpoint {result.run_dir} ...)")

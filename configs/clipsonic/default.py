@@ -9,9 +9,7 @@ channels with attention at the two coarsest levels (138.7 M parameters; the thir
 for CLIPSonic-IQ is ~143 M), cosine schedule, eps prediction,
 10% condition dropout, DDIM 50 steps with guidance 3.
 """
-from clipsonic_jax.diffusion import DiffusionConfig
-from clipsonic_jax.train import Config, DataConfig, SampleConfig
-from clipsonic_jax.unet import UNetConfig
+from clipsonic_jax.config import Config, DataConfig, DiffusionConfig, SampleConfig, UNetConfig
 from music_codecs.mel import MelConfig
 from train_kit.config import MeshConfig, OptimConfig, TrainConfig
 
@@ -20,7 +18,7 @@ STEPS = 200_000
 
 def get_config():
     return Config(
-        data=DataConfig(dir="data/clipsonic/videos", clip_dir="checkpoints/clip-vit-large-patch14",
+        data=DataConfig(path="data/clipsonic/videos", clip_dir="checkpoints/clip-vit-large-patch14",
                         batch_size=64, eval_every_nth=50),
         mel=MelConfig(n_mels=80, clip_samples=65536),
         unet=UNetConfig(channels=160, channel_mults=(1, 2, 3, 4), res_blocks=2,
