@@ -41,7 +41,8 @@ _VERSIONED = ("music-gen-jax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoi
 # Files that earlier versions wrote instead of run.json, and how to bring such a run forward.
 _LEGACY = {
     "experiment.json": "an Arranger run in the old format: rerun the same `arranger-jax train "
-                       "--config ... --out {path}` (it resumes from its checkpoints and exports run.json)",
+                       "--config ... --out {path}` (it resumes from its checkpoints and exports run.json), "
+                       "or `arranger-jax convert-reference` for converted weights",
     "clipsonic.json": "a CLIPSonic run in the old format: rerun the same `clipsonic-jax train "
                       "--config ... --out {path}` (it resumes from its checkpoints and exports run.json)",
     "train-config.json": "an MMT run in the old format: rerun the same `mmt-jax train --config ... "
@@ -129,6 +130,7 @@ def save_run(run_dir, *, system: str, config, params, step=None, metrics=None, *
 def update_run_info(run_dir, **fields) -> dict:
     """Merge `fields` into run.json (e.g. test metrics computed after the export)."""
     info = read_run_info(run_dir)
+    fields = {k: ({m: float(x) for m, x in v.items()} if k == "metrics" else v) for k, v in fields.items()}
     for key, value in to_dict(fields).items():
         info[key] = {**info[key], **value} if isinstance(info.get(key), dict) and isinstance(value, dict) else value
     _write_json_atomic(Path(run_dir) / RUN_FILE, info)

@@ -4,9 +4,10 @@ HELP = "build a part-labelled dataset (bach/quartets from the music21 corpus, or
 
 def add_arguments(parser):
     parser.add_argument("dataset", choices=("bach", "quartets", "musicnet", "nes", "lmd"),
-                        help="bach and quartets come with music21; musicnet, nes and lmd need --source")
+                        help="bach and quartets come with music21; musicnet, nes and lmd need --input")
     parser.add_argument("--out", help="output folder (default: data/arranger/DATASET, which `train` reads)")
-    parser.add_argument("--source", help="local folder of MIDI files (musicnet, nes, lmd)")
+    parser.add_argument("--input", "--source", dest="input",
+                        help="local folder of MIDI files (musicnet, nes, lmd)")
     parser.add_argument("--id-list", help="lmd: file whose first column lists the MIDI md5 ids to keep "
                         "(the LPD 'cleansed' list)")
     parser.add_argument("--seed", type=int, default=0)
@@ -28,13 +29,13 @@ def run(args):
     if args.dataset in ("bach", "quartets"):
         pieces, skipped = data.collect_corpus(args.dataset, limit=args.limit)
     else:
-        if not args.source:
-            raise UserError(f"{args.dataset} needs --source FOLDER with the dataset's MIDI files")
+        if not args.input:
+            raise UserError(f"{args.dataset} needs --input FOLDER with the dataset's MIDI files")
         ids = None
         if args.id_list:
             with open(args.id_list) as f:
                 ids = {line.split()[0] for line in f if line.strip()}
-        pieces, skipped, given = data.collect_folder(args.dataset, args.source, ids)
+        pieces, skipped, given = data.collect_folder(args.dataset, args.input, ids)
     if not pieces:
         raise UserError(f"no usable pieces found for {args.dataset} ({len(skipped)} skipped)")
     exact = args.exact_split or args.dataset == "quartets"
