@@ -27,8 +27,9 @@ system-deps:
 demo: install
 	$(PY) -m mmt_jax.demo
 
+# Two workers, one test file each at a time (module fixtures are built once per file).
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # ruff, configured in pyproject.toml: lint rules and the formatting check (`make format` fixes).
 lint: $(STAMP)

@@ -1,4 +1,4 @@
-"""Rule-based baselines (spec §7.1-7.3), in NumPy: most-common label, keyboard zones with learnt
+"""Rule-based baselines (reference §7.1-7.3), in NumPy: most-common label, keyboard zones with learnt
 split points, and closest pitch (plain and monophonic) driven by entry hints.
 
 All work on notes in the sorted piece order and return part indices 0..K-1.
@@ -132,7 +132,7 @@ def _mono_group(pitch, group, first, last_pitch, busy):
 
 
 def closest_pitch(time, pitch, duration, first, num_parts, mono=False):
-    """Closest-pitch labelling of a sorted piece (spec §7.3). `first[k]` is the index of part k's
+    """Closest-pitch labelling of a sorted piece (reference §7.3). `first[k]` is the index of part k's
     first note (oracle entry hints; -1 or None when absent): that note is forced to part k, and no
     note before it may take part k. Notes are decided one onset group at a time; mono=True
     additionally keeps each part monophonic while a group has at most K notes."""

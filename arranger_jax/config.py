@@ -2,9 +2,9 @@
 
     Config                 an experiment: model (ArrangerConfig), data (DataConfig), optim, train,
                            mesh (train_kit's sections)
-    ArrangerConfig         the labeller's architecture and inputs (spec §4)
+    ArrangerConfig         the labeller's architecture and inputs (reference §4)
     DataConfig             the dataset folder, the global batch, windows, augmentation
-    experiment(dataset, arch, online, entry_hints, ...)   the paper's setting (spec §4-5)
+    experiment(dataset, arch, online, entry_hints, ...)   the paper's setting (reference §4-5)
     reference_config(name) / reference_name(config)     the released checkpoints' folder names
     table_key(config)      the paper's Table 2 row of a model
     default_data_path(dataset) = "data/arranger/<dataset>", where `prepare` writes and `train`
@@ -107,7 +107,7 @@ def experiment(dataset="bach", arch="lstm", online=True, entry_hints=False, dura
         cfg.train, out_dir=out_dir or f"runs/arranger/{dataset}_{table_key(model_cfg)}"))
 
 
-# The reference's checkpoint folders (spec §3.2): "default" = Transformer-Enc / "lookahead" =
+# The reference's checkpoint folders (reference §3.2): "default" = Transformer-Enc / "lookahead" =
 # Transformer-Dec, "bidirectional" = BiLSTM; suffixes add inputs.
 def reference_config(name, num_parts=4, **overrides):
     """ArrangerConfig for a reference folder name such as "lstm/bidirectional_embedding_onsethint"."""

@@ -1,5 +1,5 @@
 """Import the authors' released Keras checkpoints (`models/<dataset>/<lstm|transformer>/<config>/
-best_model.hdf5` in the reference repository, spec §13) as Flax parameters.
+best_model.hdf5` in the reference repository, reference §13) as Flax parameters.
 
 Keras names its layers by creation order (lstm_4/lstm_cell_3, dense_7, layer_normalization_2,
 ...), so weights are matched by role and numeric order rather than by exact name. The fixed tables

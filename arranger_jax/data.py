@@ -1,8 +1,8 @@
-"""Labelled pieces and the datasets built from them (spec §2, §3).
+"""Labelled pieces and the datasets built from them (reference §2, §3).
 
 A `Piece` is the downmix of a multi-part score: every note with its part label, sorted by
 (time, pitch, duration, velocity) — the one order every model and baseline sees. Times are in
-steps of 1/24 quarter note (NES: the code's 100 steps per second, spec §2.3).
+steps of 1/24 quarter note (NES: the code's 100 steps per second, reference §2.3).
 
 Collection rules shared by every dataset: zero-length notes are dropped, duplicates within a part
 (same time, pitch and duration) keep the last one, and a piece is kept only when at least two parts

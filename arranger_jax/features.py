@@ -1,4 +1,4 @@
-"""Per-note model inputs (spec §3, §5), in NumPy.
+"""Per-note model inputs (reference §3, §5), in NumPy.
 
 Every array is per note in the piece's sorted order. Index-valued inputs are kept as integers so
 that the model looks them up in its tables:
@@ -64,7 +64,7 @@ def entry_hints(first, length, start=0, reference=False, training=False):
 
     Default (the paper's meaning): channel k = sign(note index - first[k]) using the note's index
     in the piece, zeros when part k is absent.
-    reference=True reproduces the authors' code (spec §9.1-9.2): channel k carries part k-1's
+    reference=True reproduces the authors' code (reference §9.1-9.2): channel k carries part k-1's
     entry, channel 0 and the last part get none; the step is placed at the piece-level index as if
     the window began at note 0; an absent channel is zeros at test time but, when `training`, is
     treated as entering at index 0 (i.e. [0, +1, +1, ...]).
@@ -95,7 +95,7 @@ def pitch_hints(pitch, label, num_parts):
 def transpose(pitch, shift, reference_clip=False):
     """Shift MIDI pitches by `shift` semitones. Pitches pushed past 0..127 move an octave back in
     (the reference Transformer's rule). reference_clip=True reproduces the reference LSTM, which
-    clips the *index* q = pitch+1 to 0..127, so a note can land on the padding index (spec §9.9);
+    clips the *index* q = pitch+1 to 0..127, so a note can land on the padding index (reference §9.9);
     the result is then returned as q-1 (so -1 marks such a note)."""
     pitch = np.asarray(pitch, np.int64) + int(shift)
     if reference_clip:
@@ -143,10 +143,10 @@ def piece_inputs(piece, num_parts, max_len=EVAL_LENGTH, reference_hints=False):
 
 def training_window(piece, num_parts, rng, length=TRAIN_LENGTH, transpose_range=STRONG_TRANSPOSE,
                     reference_hints=False, reference_clip=False):
-    """One training example (spec §5): a window of `length` consecutive notes starting at a
+    """One training example (reference §5): a window of `length` consecutive notes starting at a
     uniform random note (from 0 when the piece is shorter), times kept absolute (not re-based),
     the whole window transposed by a uniform integer in `transpose_range` (None: no transposition),
-    right-padded with zeros. Entry hints are relative to the piece (the fix of spec §9.2) unless
+    right-padded with zeros. Entry hints are relative to the piece (the fix of reference §9.2) unless
     `reference_hints`. Pitch hints follow the transposition."""
     n = len(piece)
     start = int(rng.integers(0, n - length + 1)) if n > length else 0

@@ -1,4 +1,4 @@
-"""Automatic instrumentation (spec §11): downmix a piece, label every note, write one track per part.
+"""Automatic instrumentation (reference §11): downmix a piece, label every note, write one track per part.
 
 Unlike the reference, every note is kept (it silently dropped all notes after the 2,000th).
 """
@@ -34,7 +34,7 @@ def downmix(table: NoteTable, name="input"):
 
 
 def arranged_table(piece, parts, dataset, source: NoteTable | None = None, drums=None):
-    """A NoteTable with all K part tracks (named and programmed as in spec §1.1), in order,
+    """A NoteTable with all K part tracks (named and programmed as in reference §1.1), in order,
     possibly empty, plus the drum notes as a last track when given. Tempo and time signatures
     come from `source`, rescaled to 24 ticks per quarter."""
     names = label_rules.parts(dataset)

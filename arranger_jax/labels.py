@@ -1,4 +1,4 @@
-"""Part labels of the four Arranger datasets and the rules that map a track to a part (spec §1.1, §2).
+"""Part labels of the four Arranger datasets and the rules that map a track to a part (reference §1.1, §2).
 
 A label is a part index 0..K-1 in the order of `PARTS[dataset]`; models store label+1 so that 0 can
 mean padding. Every rule returns None for a track that carries no part (it is dropped).
@@ -14,7 +14,7 @@ PARTS = {
 # The music21 string-quartet stand-in for MusicNet shares its parts.
 PARTS["quartets"] = PARTS["musicnet"]
 
-# 0-based General MIDI programs used when writing each part (spec §1.1).
+# 0-based General MIDI programs used when writing each part (reference §1.1).
 PROGRAMS = {
     "bach": (73, 68, 70, 71),
     "musicnet": (40, 40, 41, 42),
@@ -23,7 +23,7 @@ PROGRAMS = {
     "lmd": (0, 24, 32, 48, 61),
 }
 
-# Whole-dataset share of the most common part is not what the paper prints; see spec §2.5.
+# Whole-dataset share of the most common part is not what the paper prints; see reference §2.5.
 DATASETS = tuple(PARTS)
 
 
@@ -61,7 +61,7 @@ def bach_label(part_name, piece_name=""):
 
 
 # --- MusicNet: substring tests on the MIDI track name, in the reference's order. "violino ii"
-# contains "violino i", so such a name becomes Violin 1 (reproduced: spec §2.2).
+# contains "violino i", so such a name becomes Violin 1 (reproduced: reference §2.2).
 _MUSICNET_RULES = (
     (("viola",), 2),
     (("cello",), 3),

@@ -1,4 +1,4 @@
-"""Scores of a part labelling (spec §8), pooled over all notes of all pieces (micro-average).
+"""Scores of a part labelling (reference §8), pooled over all notes of all pieces (micro-average).
 
 Accuracy is the paper's only metric. The reference code also computes balanced accuracy (mean
 per-part recall), a confusion matrix over all notes, and two pairwise consistency scores:

@@ -1,4 +1,4 @@
-"""The MLP baseline adapted from de Valk & Weyde (ISMIR 2018), spec §7.4.
+"""The MLP baseline adapted from de Valk & Weyde (ISMIR 2018), reference §7.4.
 
 Per note, 9 + 4K unnormalised features: pitch, duration, "is ornament" (duration <= a 16th),
 index in its onset group (0 = lowest), pitch distance to the next lower and next higher note of the

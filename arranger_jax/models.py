@@ -1,4 +1,4 @@
-"""Arranger's sequence labellers (spec §4), Flax Linen: LSTM / BiLSTM and Transformer-Dec / -Enc.
+"""Arranger's sequence labellers (reference §4), Flax Linen: LSTM / BiLSTM and Transformer-Dec / -Enc.
 
 Every model maps a batch of per-note inputs (from `features`) to K+1 logits per note; class 0 is
 padding, classes 1..K the parts. Online models (LSTM, causal Transformer-Dec) see only the current

@@ -1,4 +1,4 @@
-"""The paper's Table 2 (accuracy %, test split; spec §10), for printing our numbers beside it.
+"""The paper's Table 2 (accuracy %, test split; reference §10), for printing our numbers beside it.
 
 Columns: bach, string quartets (MusicNet), game music (NES), pop (LMD). None = not reported.
 Our music21 quartet stand-in is printed beside the MusicNet column.

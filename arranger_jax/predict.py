@@ -1,4 +1,4 @@
-"""Part predictions of a whole-sequence model and its scores on a test split (spec §8).
+"""Part predictions of a whole-sequence model and its scores on a test split (reference §8).
 
     predict_pieces(model, params, pieces, num_parts, data_cfg, max_len)   [parts 0..K-1 per piece]
     score_test(model, params, pieces, num_parts, data_cfg)   run.json metrics: test_accuracy, ...

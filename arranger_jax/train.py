@@ -1,4 +1,4 @@
-"""Training an Arranger model (spec §5): what is Arranger's own, for train_kit's one driver.
+"""Training an Arranger model (reference §5): what is Arranger's own, for train_kit's one driver.
 
     result = train(cfg)   # cfg: arranger_jax.config.Config; -> train_kit.driver.TrainResult
 
@@ -170,14 +170,11 @@ class ArrangerTask(Task):
         return make_eval_fn(model)
 
     def pipelines(self, cfg, data, rows, process_index, process_count):
-        from train_kit.mesh import make_mesh, per_process_batch
-
         k = cfg.model.num_parts
         train_iter = WindowIterator(data["train"], k, cfg.data.batch_size, cfg.data, process_index,
                                     process_count)
         if not data["valid"]:
             return train_iter, None
-        per_process_batch(cfg.data.eval_batch_size, make_mesh(cfg.mesh), "data.eval_batch_size")
         valid = eval_batches(data["valid"], k, cfg.data, process_index=process_index,
                              process_count=process_count)
         return train_iter, lambda: iter(valid)

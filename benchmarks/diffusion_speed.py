@@ -10,7 +10,7 @@ a plain Python loop calling one jitted DDIM step `--steps` times (same U-Net, we
 x0 clamp as generate.py uses); both start from the same noise, and DDIM (eta 0) is deterministic,
 so their outputs must agree (column "same"). Weights are random (speed only).
 
-A 4-second clip is the spec's full mel, 256 frames = 4.096 s at 16 kHz. The tiny config's mel is
+A 4-second clip is the reference's full mel (reference clipsonic.md §1.5), 256 frames = 4.096 s at 16 kHz. The tiny config's mel is
 1.024 s (64 frames x 32 bands): its per-clip seconds are scaled by 4.096 / 1.024 to a 4-second
 clip, which assumes cost proportional to frames (the printout says when it scales). Column
 "GL s/clip": the Griffin-Lim vocoder (NumPy/librosa, CPU, batch-independent) for one clip, same
@@ -24,7 +24,7 @@ import os
 import platform
 import time
 
-CLIP_SECONDS = 4.096   # the spec's default clip: 65,536 samples at 16 kHz -> 256 frames
+CLIP_SECONDS = 4.096   # the reference default clip: 65,536 samples at 16 kHz -> 256 frames
 
 
 def _ints(text):

@@ -4,7 +4,7 @@
     python benchmarks/sample_speed.py --batches 1 --baseline-events 128  # a quick CPU run
     python benchmarks/sample_speed.py --table2 --checkpoint runs/mmt/tiny
 
-Like the reference measurement (spec mmt.md §8), the weights are random and the type head's
+Like the reference measurement (reference mmt.md §8), the weights are random and the type head's
 bias for "note" is raised by 100, so every generated event is a note and no row ends early:
 N events = N notes. Reported per batch size: ms per step, notes/s, and the memory bandwidth the
 step achieves, (parameter bytes + key/value cache bytes read per step) / step time. The
@@ -13,7 +13,7 @@ does, with the same sampling code; being slow, it may run fewer events (--baseli
 batches (--baseline-batches). Its time over the full event count is then also estimated by
 timing one step at every window size it would use and summing (column "base est").
 
---table2: the paper's Table 2 protocol (spec §5.2): unconditional samples at batch 1 that stop
+--table2: the paper's Table 2 protocol (reference §5.2): unconditional samples at batch 1 that stop
 at end-of-song; notes/s = all notes / all generation time, and mean sample length in seconds
 at 100 qpm. Meaningful with a trained --checkpoint (random weights end at once).
 """

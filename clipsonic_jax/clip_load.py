@@ -1,6 +1,6 @@
 """Hugging Face CLIP checkpoints (safetensors) <-> our Flax CLIP parameters, plus the query front end.
 
-Key names (spec §3.3): PyTorch Linear weights are [out, in] (-> Dense kernel [in, out]), the patch
+Key names (reference §3.3): PyTorch Linear weights are [out, in] (-> Dense kernel [in, out]), the patch
 conv is [out, in, kh, kw] (-> [kh, kw, in, out]), LayerNorm weight -> scale, Embedding weight ->
 embedding, `layers.{i}` -> `layers_{i}`; `position_ids` buffers are ignored.
 

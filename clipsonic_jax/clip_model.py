@@ -1,6 +1,6 @@
 """CLIP image and text encoders in Flax Linen, numerically matching Hugging Face's CLIPModel.
 
-Architecture (spec clipsonic.md §3.4): pre-LN transformer blocks x + Attn(LN1 x), x + MLP(LN2 x),
+Architecture (reference clipsonic.md §3.4): pre-LN transformer blocks x + Attn(LN1 x), x + MLP(LN2 x),
 LayerNorm eps 1e-5, MLP fc1 -> quick_gelu -> fc2, separate q/k/v/out projections with biases and an
 fp32 softmax. Vision: stride-P patch conv without bias, class token, learned positions,
 pre_layrnorm, pool token 0, post_layernorm, visual_projection. Text: token + position embedding,

@@ -1,6 +1,6 @@
 """Training pairs from a folder of videos: (a frame near the clip's centre, the clip's log-mel).
 
-Following CLIPSep's pipeline (spec §2): frames are considered at 1 fps and the one nearest the
+Following CLIPSep's pipeline (reference §2): frames are considered at 1 fps and the one nearest the
 video's centre is taken; the audio (16 kHz mono) is cut around that frame's time, clip_samples long,
 shifted inside the video when near an edge and zero-padded when the video is short. The frame's
 CLIP image embedding (L2-normalised) is precomputed once and cached on disk with the mels:

@@ -84,7 +84,13 @@ def write_outputs(stem, logmel, run: Model, title=""):
 
 
 def read_image(path):
+    """An image file as uint8 RGB; for a video file, its frame at the clip's centre time (the
+    frame training pairs with the audio)."""
     from PIL import Image, UnidentifiedImageError
+
+    from clipsonic_jax import data, video
+    if str(path).lower().endswith(data.VIDEO_EXTS):
+        return video.read_frames(path, [data.centre_time(video.probe(path).duration)])[0]
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))

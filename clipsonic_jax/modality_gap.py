@@ -1,6 +1,6 @@
 """The modality gap: how close CLIP text-query embeddings are to the image embeddings of the clips
 they describe (the paper reports mean cosine 0.205 on VGGSound and 0.245 on MUSIC, text vs image;
-spec §1.2). The mean over mismatched pairs is given beside it as the reference level.
+reference §1.2). The mean over mismatched pairs is given beside it as the reference level.
 
     r = modality_gap(text_emb [K, D], image_emb [N, D], query_of_clip int [N])
 """

@@ -4,7 +4,7 @@ The CLIP embedding goes through a small MLP and is added to the timestep embeddi
 block adds a projection of that sum to its features (the usual global conditioning of DDPM/ADM
 U-Nets). A dropped condition (`keep` False, classifier-free guidance) uses a learned null
 embedding instead. Channels per level, residual blocks per level and the levels with
-self-attention are config values; the paper's sizes are unknown (spec §1.2), the default is a
+self-attention are config values; the paper's sizes are unknown (reference §1.2), the default is a
 guess of the right order (~143 M parameters is the third-party count for CLIPSonic-IQ).
 
     net = UNet(UNetConfig.tiny())                  # UNetConfig lives in clipsonic_jax/config.py

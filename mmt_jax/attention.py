@@ -1,4 +1,4 @@
-"""Self-attention analysis (paper §4.4, spec §7): where in beat, position and pitch each head looks.
+"""Self-attention analysis (paper §4.4, reference §7): where in beat, position and pitch each head looks.
 
 For a field d, a query event s and a key event t, the difference is key minus query,
 x_t^(d) - x_s^(d) (negative: an earlier beat, a lower pitch). Per head:

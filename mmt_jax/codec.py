@@ -1,4 +1,4 @@
-"""The MMT event codec: note arrays <-> rows of six integer codes (spec mmt.md §1).
+"""The MMT event codec: note arrays <-> rows of six integer codes (reference mmt.md §1).
 
 A note array has one row per note, columns (beat, position, pitch, duration, program), with
 onsets at RESOLUTION ticks per quarter note. A code array has one row per event, columns
@@ -54,7 +54,7 @@ INSTRUMENT_CODES = {name: code for code, name in enumerate(INSTRUMENT_NAMES) if 
 
 
 def _program_names():
-    # MIDI program -> instrument name, None for the 24 dropped programs (spec §1.3).
+    # MIDI program -> instrument name, None for the 24 dropped programs (reference §1.3).
     spans = [
         (0, 3, "piano"), (4, 5, "electric-piano"), (16, 18, "organ"), (20, 20, "organ"),
         (26, 31, "electric-guitar"), (33, 35, "electric-bass"), (36, 37, "slap-bass"),

@@ -1,4 +1,4 @@
-"""MMT's configuration: the model settings and the sections of a training run (spec §2, §3).
+"""MMT's configuration: the model settings and the sections of a training run (reference §2, §3).
 
 Config files (configs/mmt/*.py) import only this module and train_kit.config; nothing here
 imports JAX, Flax or training code, so reading a config or a run's run.json stays cheap.
@@ -134,7 +134,7 @@ class Config:
 
 
 def paper_optim(**overrides) -> OptimConfig:
-    """Adam 5e-4, warm-up (s+1)/5000, linear decay to 0.1x at step 100k, clip 1.0 (spec §3)."""
+    """Adam 5e-4, warm-up (s+1)/5000, linear decay to 0.1x at step 100k, clip 1.0 (reference §3)."""
     settings = dict(name="adam", lr=5e-4, warmup_steps=5000, warmup_offset=1, decay="linear",
                     decay_steps=100_000, final_lr_fraction=0.1, clip_norm=1.0)
     settings.update(overrides)

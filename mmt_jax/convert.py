@@ -1,4 +1,4 @@
-"""The authors' released PyTorch checkpoints <-> our parameter pytree (spec §9).
+"""The authors' released PyTorch checkpoints <-> our parameter pytree (reference §9).
 
 The reference state dict (`best_model.pt`, x-transformers 0.25.9 under `decoder.net.`) maps one
 to one onto `MusicTransformer` parameters: PyTorch Linear weights are [out, in] and become

@@ -1,4 +1,4 @@
-"""Training and validation batches of MMT code rows, through a grain pipeline (spec §1.6).
+"""Training and validation batches of MMT code rows, through a grain pipeline (reference §1.6).
 
 Reads a prepared folder (the reference's layout: `<dir>/<name>.npy` note arrays listed in a
 names file), augments as the reference's dataset does when training (pitch shift -5..+6 with

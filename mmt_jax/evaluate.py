@@ -1,4 +1,4 @@
-"""Objective evaluation, the paper's Table 3 protocol (spec §5.1).
+"""Objective evaluation, the paper's Table 3 protocol (reference §5.1).
 
 N unconditional samples and the first test pieces are decoded (100 qpm, resolution 12),
 trimmed to 64 beats, and scored with pitch-class entropy, scale consistency and groove

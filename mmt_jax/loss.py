@@ -1,4 +1,4 @@
-"""MMT training loss (spec §3.3): the sum over the six fields of a mean cross-entropy.
+"""MMT training loss (reference §3.3): the sum over the six fields of a mean cross-entropy.
 
 Teacher forcing feeds rows 0..T-2 and predicts rows 1..T-1. By default padded target rows are
 left out of each mean. `mask_padding=False` reproduces the reference exactly: padding rows (all

@@ -1,4 +1,4 @@
-"""The Multitrack Music Transformer: a decoder-only transformer over 6-field events (spec §2).
+"""The Multitrack Music Transformer: a decoder-only transformer over 6-field events (reference §2).
 
 Six summed field embeddings (+ a scaled learned position table) go through pre-LayerNorm blocks of
 causal self-attention and a GELU feed-forward; a final LayerNorm feeds six untied heads, one per
@@ -113,7 +113,7 @@ class SelfAttention(nn.Module):
         scores = scores * (cfg.head_dim ** -0.5)
         scores = jnp.where(allowed[:, None], scores, jnp.finfo(jnp.float32).min)
         probs = jax.nn.softmax(scores, axis=-1)
-        # Attention maps for analysis (spec §7): apply(..., mutable=["intermediates"]).
+        # Attention maps for analysis (reference §7): apply(..., mutable=["intermediates"]).
         self.sow("intermediates", "attention", probs)
         probs = nn.Dropout(cfg.dropout)(probs, deterministic=deterministic).astype(cfg.dtype)
         if kv_write is None:

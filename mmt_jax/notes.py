@@ -1,6 +1,6 @@
 """From a music file or NoteTable to the MMT note array, as the reference's scripts do it.
 
-The reference's convert_<ds>.py then extract.py (spec mmt.md §1.4, §1.9), step by step:
+The reference's convert_<ds>.py then extract.py (reference mmt.md §1.4, §1.9), step by step:
 resolution 12 (round half to even), zero durations become 1, duplicate notes removed, pieces
 ending before beat 40 or after beat 8000 dropped, drum tracks and dropped programs removed,
 rows (beat, position, pitch, duration, program) deduplicated and sorted, pieces with fewer than

@@ -1,4 +1,4 @@
-"""Prompts for the three generation modes of the reference (spec mmt.md §4.1).
+"""Prompts for the three generation modes of the reference (reference mmt.md §4.1).
 
 * unconditional: the SOS row alone;
 * instrument-informed: SOS, one row per instrument (ascending code, as encoding sorts them), SON;

@@ -6,7 +6,7 @@ donated, each step samples all six fields on device and pushes the new event thr
 and the loop ends when every row has ended (EOS) or `num_events` steps ran. `num_events`, the per-field temperatures, the prompt lengths and the keys are traced,
 so changing them does not recompile; structural settings live in the frozen `SamplerConfig`.
 
-Sampling follows the reference (spec mmt.md §4.2-4.3) field by field: per-field top-k with
+Sampling follows the reference (reference mmt.md §4.2-4.3) field by field: per-field top-k with
 k = ceil((1 - threshold) * vocab) in floating point (or top-p with cut-off 1 - threshold),
 filtering before temperature; type and beat never fall below their running maxima (initialised
 from the prompt); the SOS type is masked (for every row; the reference's row-0-only mask is

@@ -1,4 +1,4 @@
-"""Generation speed and sample length, the paper's Table 2 protocol (spec §5.2).
+"""Generation speed and sample length, the paper's Table 2 protocol (reference §5.2).
 
 Unconditional samples at batch 1 that stop at end-of-song; only the sampling call is timed.
 Speed = all decoded notes / all generation time; sample length = the mean end time of the

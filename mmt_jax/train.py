@@ -1,4 +1,4 @@
-"""Training MMT through train_kit's driver (spec §3): what is MMT's own in a training run.
+"""Training MMT through train_kit's driver (reference §3): what is MMT's own in a training run.
 
 `MMTTask` gives the driver the prepared data folder (prepared from the music21 corpus first
 when `data.prepare_corpus` says so), the model, the loss and the grain pipelines of

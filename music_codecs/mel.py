@@ -1,6 +1,6 @@
 """Waveform <-> log-mel spectrogram (NumPy + librosa), with Griffin-Lim as the default vocoder.
 
-Project defaults (spec clipsonic.md §1.5; the CLIPSonic paper's own settings are unknown):
+Project defaults (reference clipsonic.md §1.5; the CLIPSonic paper's own settings are unknown):
 16 kHz mono, n_fft 1024 / win 1024 / hop 256, Hann window, 80 slaney mel bands (64 also common),
 magnitude (power 1), log(clamp(mel, 1e-5)) as in BigVGAN. The waveform is reflect-padded by
 (n_fft - hop) / 2 on each side and analysed with `center=False`, so 65,536 samples (4.096 s)

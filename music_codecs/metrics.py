@@ -1,4 +1,4 @@
-"""Symbolic music metrics on note tables (muspy's definitions, specs/other-systems.md §4.3).
+"""Symbolic music metrics on note tables (muspy's definitions, reference music-tooling.md §4.3).
 
 Drum notes are left out of every pitch metric and counted in the timing ones (groove, empty
 beats), as in muspy. The three metrics of the MMT paper (pitch-class entropy, scale

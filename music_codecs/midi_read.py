@@ -1,6 +1,6 @@
 """Read a MIDI file into a NoteTable exactly as the MMT reference does (muspy's mido reader).
 
-The rule (specs/mmt.md §1.8b), in ticks at the file's own ticks per quarter:
+The rule (reference mmt.md §1.8b), in ticks at the file's own ticks per quarter:
 
 * each MIDI track is read on its own; a note-on with velocity > 0 opens a note keyed by
   (channel, pitch); a note-off or a note-on with velocity 0 closes the *earliest* open note of

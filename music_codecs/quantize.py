@@ -1,4 +1,4 @@
-"""Time-grid changes on note tables, with the MMT reference's exact rounding (specs/mmt.md §1.8)."""
+"""Time-grid changes on note tables, with the MMT reference's exact rounding (reference mmt.md §1.8)."""
 from __future__ import annotations
 
 import numpy as np

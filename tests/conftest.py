@@ -18,3 +18,9 @@ from hypothesis import settings  # noqa: E402
 
 settings.register_profile("project", deadline=None, max_examples=50, derandomize=True)
 settings.load_profile("project")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The multi-process tests first: the slowest file, so that `pytest -n 2 --dist loadfile`
+    hands it out at the start instead of leaving one worker busy with it at the end."""
+    items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/test_multihost.py") else 1)

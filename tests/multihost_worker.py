@@ -2,7 +2,7 @@
 
     python tests/multihost_worker.py SYSTEM CONFIG OUT [KEY=VALUE ...]
         SYSTEM: toy | mmt | arranger | clipsonic (the module whose train(cfg) runs the job);
-        CONFIG: a config file, or "-" for the toy's built-in ToyConfig.
+        CONFIG: a config file, or "-" for the toy's built-in ToyConfig (trying the driver by hand).
     env DEVICES=N                      simulated CPU devices in this process (default 8)
     env TRAIN_KIT_NUM_PROCESSES=P TRAIN_KIT_PROCESS_ID=i JAX_COORDINATOR_ADDRESS=host:port
                                        with the override mesh.multihost=true: join a P-process job

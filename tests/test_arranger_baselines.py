@@ -1,4 +1,4 @@
-"""Arranger baselines (spec §7) and metrics (spec §8) on small hand-made cases."""
+"""Arranger baselines (reference §7) and metrics (reference §8) on small hand-made cases."""
 import itertools
 
 import numpy as np

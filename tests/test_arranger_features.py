@@ -1,4 +1,4 @@
-"""Arranger per-note features (spec §3, §5) on hand-made pieces."""
+"""Arranger per-note features (reference §3, §5) on hand-made pieces."""
 import numpy as np
 from hypothesis import given, strategies as st
 

@@ -1,4 +1,4 @@
-"""The MLP baseline (spec §7.4): features by hand, decoding, and a tiny fit."""
+"""The MLP baseline (reference §7.4): features by hand, decoding, and a tiny fit."""
 import numpy as np
 
 from arranger_jax import data, mlp_baseline as MLP

@@ -10,7 +10,7 @@ from train_kit.sharding import unnamed_params
 
 K = 4
 
-# Bach parameter counts of the released Keras checkpoints (spec §4), fixed tables included.
+# Bach parameter counts of the released Keras checkpoints (reference §4), fixed tables included.
 REFERENCE_COUNTS = {
     "lstm/default": 331_653, "lstm/default_embedding": 423_846,
     "lstm/default_embedding_onsethint": 425_894, "lstm/default_embedding_onsethint_duration": 437_174,

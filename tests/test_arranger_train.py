@@ -238,13 +238,16 @@ def test_evaluate_and_instrument_read_the_run(tiny_run, tmp_path, capsys):
     table = NoteTable(480, onset=[0, 480, 960], duration=[480] * 3, pitch=[60, 64, 67],
                       velocity=[80] * 3, program=[0] * 3, is_drum=[0] * 3, track=[0] * 3)
     write_midi(table, tmp_path / "solo.mid")
-    for flag in ("--checkpoint", "--model"):  # --model: the old spelling, still read
+    for flag, out in (("--checkpoint", ["--out", str(tmp_path / "out")]),
+                      ("--model", [str(tmp_path / "old")]),   # the old spellings, still read
+                      ("--checkpoint", [])):                   # default: beside the input
         with pytest.raises(SystemExit) as done:
-            cli.main(["instrument", flag, cfg.train.out_dir, str(tmp_path / "solo.mid"),
-                      str(tmp_path / "out"), "--no-wav"])
+            cli.main(["instrument", flag, cfg.train.out_dir, str(tmp_path / "solo.mid"), *out, "--no-wav"])
         assert done.value.code == 0
         assert "3 notes -> Soprano" in capsys.readouterr().out
-    assert (tmp_path / "out" / "solo_arranged.mid").exists()
+    for folder in ("out", "old", "."):
+        assert (tmp_path / folder / "solo_arranged.mid").exists()
+    assert (tmp_path / "solo.mid").exists()
 
 
 def test_prepare_then_train_with_the_default_data_folder(tmp_path, monkeypatch, capsys):

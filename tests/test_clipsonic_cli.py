@@ -56,12 +56,18 @@ def test_train_generate_evaluate(tmp_path, capsys):
     from clipsonic_jax import video
     Image.fromarray(video.read_frames(f"{videos}/clip_00000.mp4", [0.5])[0]).save(frame)
     with pytest.raises(SystemExit) as e:
-        cli.main(["generate", "--checkpoint", run, "--image", str(frame), "--out", out])
+        cli.main(["generate", "--checkpoint", run, "--image", str(frame), f"{videos}/clip_00001.mp4",
+                  "--out", out])
     assert e.value.code == 0
     with pytest.raises(SystemExit) as e:
         cli.main(["generate", "--checkpoint", run, "--text", "a red circle", "--out", out])
     assert e.value.code == 0
-    for stem in ("frame", "a_red_circle"):
+    from clipsonic_jax.data import centre_time
+    from clipsonic_jax.generate import read_image
+    clip1 = f"{videos}/clip_00001.mp4"   # a video query is its centre frame, the one training used
+    np.testing.assert_array_equal(read_image(clip1),
+                                  video.read_frames(clip1, [centre_time(video.probe(clip1).duration)])[0])
+    for stem in ("frame", "a_red_circle", "clip_00001"):
         wave, sr = sf.read(f"{out}/{stem}.wav")
         assert sr == 16000 and wave.shape == (16384,) and np.all(np.isfinite(wave))
         assert (tmp_path / "out" / f"{stem}.png").stat().st_size > 1000

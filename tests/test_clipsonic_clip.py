@@ -19,7 +19,7 @@ def test_safetensors_round_trip_uses_hf_names_and_layouts(tmp_path):
     params = CLIP(CFG).init(jax.random.key(1), jnp.zeros((1, 32, 32, 3)), jnp.zeros((1, 4), jnp.int32))["params"]
     keys = save_params(params, tmp_path / "model.safetensors")
     t = load_file(tmp_path / "model.safetensors")
-    assert len(keys) == 14 + 16 * (2 + 2)     # spec §3.3
+    assert len(keys) == 14 + 16 * (2 + 2)     # reference §3.3
     h, p = 32, 8
     assert t["vision_model.embeddings.patch_embedding.weight"].shape == (h, 3, p, p)
     assert t["vision_model.embeddings.position_embedding.weight"].shape == ((32 // p) ** 2 + 1, h)

@@ -1,4 +1,4 @@
-"""The MMT event codec, rule by rule (spec mmt.md §1.1-1.7), and round trips."""
+"""The MMT event codec, rule by rule (reference mmt.md §1.1-1.7), and round trips."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -18,7 +18,7 @@ def test_vocab_sizes_match_the_paper_model():
     assert codec.FIELDS == ("type", "beat", "position", "pitch", "duration", "instrument")
 
 
-# (input ticks, code) at every boundary of the spec's table, ties going to the smaller value.
+# (input ticks, code) at every boundary of the reference table (reference §1.2), ties going to the smaller value.
 DURATION_CASES = [(0, 1), (1, 1), (2, 2), (11, 11), (12, 12), (13, 12), (14, 13), (15, 13),
                   (16, 14), (17, 14), (18, 15), (19, 15), (20, 16), (21, 17), (22, 17),
                   (23, 18), (27, 18), (28, 19), (33, 19), (34, 20), (38, 20), (39, 21),

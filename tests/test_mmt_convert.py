@@ -1,6 +1,6 @@
 """Converter from the reference PyTorch state dict, checked against an independent NumPy forward.
 
-The NumPy pass below is written from spec §2/§9 and reads the *reference* keys directly, so a
+The NumPy pass below is written from reference §2/§9 and reads the *reference* keys directly, so a
 wrong transpose, head split, rotary convention or mask rule in the model or converter shows up
 as a logits mismatch.
 """
@@ -84,7 +84,7 @@ def np_rotate(t, rot):
 
 
 def np_forward(sd, codes, mask, heads, pos, rot_dim=None):
-    """The reference network from the spec, in float64, straight from the state dict."""
+    """The reference network (reference §9), in float64, straight from the state dict."""
     w = {k[len(P):]: v.astype(np.float64) for k, v in sd.items()}
     b, n, _ = codes.shape
     x = sum(w[f"token_emb.{i}.emb.weight"][codes[..., i]] for i in range(6))
@@ -160,7 +160,7 @@ def test_round_trip_and_paper_layout():
     assert back.keys() == sd.keys()
     for k in sd:
         np.testing.assert_array_equal(back[k], sd[k])
-    # the paper model's layout: 99 tensors, 19,944,950 numbers (spec §9)
+    # the paper model's layout: 99 tensors, 19,944,950 numbers (reference §9)
     rows = convert.layout(MMTConfig())
     assert len(rows) == 99
     assert sum(int(np.prod(shape)) for _, _, shape, _, _ in rows) == 19_944_950

@@ -59,7 +59,7 @@ def _check_valid(cfg, seqs, prompt_lens, strict=False):
 
 
 def test_top_k_sizes_match_the_reference():
-    # spec §4.3: ceil((1 - 0.9) * vocab) in floating point -> type is argmax
+    # reference §4.3: ceil((1 - 0.9) * vocab) in floating point -> type is argmax
     assert SamplerConfig(MMTConfig()).top_ks == (1, 26, 2, 13, 4, 7)
 
 

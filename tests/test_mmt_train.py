@@ -77,7 +77,7 @@ def test_reference_loss_ignores_filler_rows_only():
 
 
 def reference_multiplier(step):
-    """The reference's LambdaLR multiplier (spec §3), written out."""
+    """The reference's LambdaLR multiplier (reference §3), written out."""
     if step < 5000:
         return (step + 1) / 5000
     if step > 100_000:

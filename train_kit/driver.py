@@ -9,7 +9,8 @@
         def pipelines(self, cfg, data, rows, index, count): ...   # -> (train_iter, eval_data or None)
     result = train(MyTask(), cfg)
 
-`cfg` is a frozen dataclass with sections `data` (with `batch_size`, the global batch), `optim`,
+`cfg` is a frozen dataclass with sections `data` (with `batch_size`, the global batch, and
+optionally `eval_batch_size`), `optim`,
 `train` and `mesh` (train_kit's). The fixed order, which no system may reorder:
   1. jax.distributed.initialize() (mesh.multihost), before anything touches the backend;
   2. task.setup: data read, config values derived from it (e.g. CLIP's embedding width);
@@ -121,6 +122,8 @@ def train(task: Task, cfg, *, progress=True) -> TrainResult:
     cfg, data = task.setup(cfg)                                           # 2
     mesh = tk_mesh.make_mesh(cfg.mesh)                                    # 3
     rows = tk_mesh.per_process_batch(cfg.data.batch_size, mesh)
+    if getattr(cfg.data, "eval_batch_size", 0):  # a separate evaluation batch splits the same way
+        tk_mesh.per_process_batch(cfg.data.eval_batch_size, mesh, "data.eval_batch_size")
     index, count = jax.process_index(), jax.process_count()
     train_iter, eval_data = task.pipelines(cfg, data, rows, index, count)
 

@@ -14,7 +14,7 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="run folder to write")
     parser.add_argument("--data", help="prepared dataset: also score its test split (into run.json)")
     parser.add_argument("--reference-entry-hints", action="store_true",
-                        help="feed entry hints with the reference's channel shift (spec §9.1), "
+                        help="feed entry hints with the reference's channel shift (reference §9.1), "
                         "as the released hint models were trained")
 
 

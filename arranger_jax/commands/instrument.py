@@ -10,7 +10,8 @@ def add_arguments(parser):
                      help="run folder written by `arranger-jax train` or `convert-reference`")
     run.add_argument("--model", dest="checkpoint", help=argparse.SUPPRESS)  # the old spelling
     parser.add_argument("input", help="MIDI or MusicXML file (all non-drum tracks are merged)")
-    parser.add_argument("out_dir", help="output folder")
+    parser.add_argument("--out", help="output folder (default: the input's folder; files are named <stem>_arranged.*)")
+    parser.add_argument("out_dir", nargs="?", help=argparse.SUPPRESS)  # the old positional spelling
     parser.add_argument("--no-wav", action="store_true", help="skip audio rendering")
     parser.add_argument("--stream", action="store_true",
                         help="label the notes one at a time as a live performance would arrive "
@@ -44,7 +45,7 @@ def run(args):
     else:
         logits = trained.model.apply({"params": params}, batch)
         parts = np.asarray(jax.device_get(logits))[0, :, 1:].argmax(-1)
-    out = Path(args.out_dir)
+    out = Path(args.out or args.out_dir or Path(args.input).parent)
     out.mkdir(parents=True, exist_ok=True)
     arranged = instrument.arranged_table(piece, parts, dataset, table, drums)
     written = [write_midi(arranged, out / f"{stem}_arranged.mid"),

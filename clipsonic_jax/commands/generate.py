@@ -6,7 +6,7 @@ HELP = "generate a WAV and a mel PNG from an image (--image) or a text query (--
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True, help="a trained run folder (run.json + params/)")
     q = parser.add_mutually_exclusive_group(required=True)
-    q.add_argument("--image", nargs="+", help="image file(s): CLIPSonic-IQ")
+    q.add_argument("--image", nargs="+", help="image or video file(s) (a video's centre frame): CLIPSonic-IQ")
     q.add_argument("--text", nargs="+", help="text quer(y/ies): CLIPSonic-ZS, CLIP text embedding")
     parser.add_argument("--clip", help="CLIP folder (default: the one the model was trained with)")
     parser.add_argument("--out", default="clipsonic-out", help="output folder (default clipsonic-out)")

@@ -1,4 +1,4 @@
-"""CLIPSonic at project-default scale (the paper's settings are unknown; spec clipsonic.md §1.5).
+"""CLIPSonic at project-default scale (the paper's settings are unknown; reference clipsonic.md §1.5).
 
     clipsonic-jax train --config configs/clipsonic/default.py --data VIDEOS --clip CLIP_DIR
 

@@ -1,4 +1,4 @@
-"""MMT on the Symbolic Orchestral Database: the paper's setup (spec §2, §3).
+"""MMT on the Symbolic Orchestral Database: the paper's setup (reference §2, §3).
 
     mmt-jax prepare --input SOD_DIR --out data/mmt/sod --sod-names \
         --splits REFERENCE_REPO/data/sod/processed       # the authors' split lists
