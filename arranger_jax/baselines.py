@@ -3,6 +3,7 @@ split points, and closest pitch (plain and monophonic) driven by entry hints.
 
 All work on notes in the sorted piece order and return part indices 0..K-1.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -1,15 +1,16 @@
 """Arranger's config dataclasses (light: config files and run loading import only this).
 
-    Config                 an experiment: model (ArrangerConfig), data (DataConfig), optim, train,
-                           mesh (train_kit's sections)
-    ArrangerConfig         the labeller's architecture and inputs (reference §4)
-    DataConfig             the dataset folder, the global batch, windows, augmentation
-    experiment(dataset, arch, online, entry_hints, ...)   the paper's setting (reference §4-5)
-    reference_config(name) / reference_name(config)     the released checkpoints' folder names
-    table_key(config)      the paper's Table 2 row of a model
-    default_data_path(dataset) = "data/arranger/<dataset>", where `prepare` writes and `train`
-                           reads when data.path is ""
+Config                 an experiment: model (ArrangerConfig), data (DataConfig), optim, train,
+                       mesh (train_kit's sections)
+ArrangerConfig         the labeller's architecture and inputs (reference §4)
+DataConfig             the dataset folder, the global batch, windows, augmentation
+experiment(dataset, arch, online, entry_hints, ...)   the paper's setting (reference §4-5)
+reference_config(name) / reference_name(config)     the released checkpoints' folder names
+table_key(config)      the paper's Table 2 row of a model
+default_data_path(dataset) = "data/arranger/<dataset>", where `prepare` writes and `train`
+                       reads when data.path is ""
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -78,14 +79,19 @@ class Config:
     model: ArrangerConfig = ArrangerConfig()
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig(lr=1e-3, eps=1e-7)  # Keras Adam defaults
-    train: TrainConfig = TrainConfig(max_steps=100 * 500, eval_every=500, patience=5,
-                                     keep_best_metric="eval_loss", log_every=100)
+    train: TrainConfig = TrainConfig(
+        max_steps=100 * 500, eval_every=500, patience=5, keep_best_metric="eval_loss", log_every=100
+    )
     mesh: MeshConfig = MeshConfig()
 
 
 # The Table 2 row names of (arch, online); "_eh" is appended for entry hints.
-_ROWS = {("lstm", True): "lstm", ("lstm", False): "bilstm", ("transformer", True): "transformer_dec",
-         ("transformer", False): "transformer_enc"}
+_ROWS = {
+    ("lstm", True): "lstm",
+    ("lstm", False): "bilstm",
+    ("transformer", True): "transformer_dec",
+    ("transformer", False): "transformer_enc",
+}
 
 
 def table_key(model: ArrangerConfig):
@@ -93,18 +99,24 @@ def table_key(model: ArrangerConfig):
     return _ROWS[(model.arch, model.online)] + ("_eh" if model.use_entry_hints else "")
 
 
-def experiment(dataset="bach", arch="lstm", online=True, entry_hints=False, duration=None,
-               out_dir=None, **model):
+def experiment(
+    dataset="bach", arch="lstm", online=True, entry_hints=False, duration=None, out_dir=None, **model
+):
     """The paper's setting: pitch/beat/position embeddings + frequency; the offline models also
     take durations when they use entry hints (the released *_onsethint_duration checkpoints).
     The run goes to runs/arranger/<dataset>_<table key> unless `out_dir` is given."""
     if duration is None:
         duration = (not online) and entry_hints
-    model_cfg = ArrangerConfig(arch=arch, online=online, use_entry_hints=entry_hints,
-                               use_duration=duration, **model)
+    model_cfg = ArrangerConfig(
+        arch=arch, online=online, use_entry_hints=entry_hints, use_duration=duration, **model
+    )
     cfg = Config(model=model_cfg, data=DataConfig(dataset=dataset))
-    return dataclasses.replace(cfg, train=dataclasses.replace(
-        cfg.train, out_dir=out_dir or f"runs/arranger/{dataset}_{table_key(model_cfg)}"))
+    return dataclasses.replace(
+        cfg,
+        train=dataclasses.replace(
+            cfg.train, out_dir=out_dir or f"runs/arranger/{dataset}_{table_key(model_cfg)}"
+        ),
+    )
 
 
 # The reference's checkpoint folders (reference §3.2): "default" = Transformer-Enc / "lookahead" =
@@ -117,19 +129,39 @@ def reference_config(name, num_parts=4, **overrides):
     except ValueError:
         raise UserError(f"bad reference model name {name!r} (expected e.g. lstm/default_embedding)") from None
     known = {"embedding", "onsethint", "duration", "pitchhint"}
-    if arch not in ("lstm", "transformer") or head not in ("default", "bidirectional", "lookahead") \
-            or not set(flags) <= known:
+    if (
+        arch not in ("lstm", "transformer")
+        or head not in ("default", "bidirectional", "lookahead")
+        or not set(flags) <= known
+    ):
         raise UserError(f"bad reference model name {name!r}")
     online = {"lstm": head == "default", "transformer": head == "lookahead"}[arch]
-    return ArrangerConfig(num_parts=num_parts, arch=arch, online=online,
-                          embedding="embedding" in flags, use_duration="duration" in flags,
-                          use_entry_hints="onsethint" in flags, use_pitch_hints="pitchhint" in flags,
-                          **overrides)
+    return ArrangerConfig(
+        num_parts=num_parts,
+        arch=arch,
+        online=online,
+        embedding="embedding" in flags,
+        use_duration="duration" in flags,
+        use_entry_hints="onsethint" in flags,
+        use_pitch_hints="pitchhint" in flags,
+        **overrides,
+    )
 
 
 def reference_name(config):
-    head = ("default" if config.online else "bidirectional") if config.arch == "lstm" else \
-        ("lookahead" if config.online else "default")
-    flags = [f for f, on in (("embedding", config.embedding), ("onsethint", config.use_entry_hints),
-                             ("duration", config.use_duration), ("pitchhint", config.use_pitch_hints)) if on]
+    head = (
+        ("default" if config.online else "bidirectional")
+        if config.arch == "lstm"
+        else ("lookahead" if config.online else "default")
+    )
+    flags = [
+        f
+        for f, on in (
+            ("embedding", config.embedding),
+            ("onsethint", config.use_entry_hints),
+            ("duration", config.use_duration),
+            ("pitchhint", config.use_pitch_hints),
+        )
+        if on
+    ]
     return f"{config.arch}/" + "_".join([head] + flags)

@@ -6,6 +6,7 @@ Keras names its layers by creation order (lstm_4/lstm_cell_3, dense_7, layer_nor
 stored in the file (sinusoidal beat table, frequency table) are compared with ours instead of being
 loaded, which checks our feature encodings against the reference's.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,12 +23,15 @@ def read_hdf5_weights(path):
     try:
         import h5py
     except ImportError:
-        raise UserError("reading Keras checkpoints needs h5py: pip install -e \".[convert]\"") from None
+        raise UserError('reading Keras checkpoints needs h5py: pip install -e ".[convert]"') from None
     weights = {}
     try:
         with h5py.File(path, "r") as f:
-            f.visititems(lambda name, obj: weights.__setitem__(name, np.asarray(obj))
-                         if isinstance(obj, h5py.Dataset) else None)
+            f.visititems(
+                lambda name, obj: (
+                    weights.__setitem__(name, np.asarray(obj)) if isinstance(obj, h5py.Dataset) else None
+                )
+            )
     except OSError as err:
         raise UserError(f"{path}: not a readable HDF5 file ({err})") from None
     if not weights:
@@ -73,8 +77,10 @@ def _input_params(weights, config):
 def fixed_table_errors(weights):
     """Largest absolute difference between the file's fixed tables and ours (per table found)."""
     out = {}
-    for name, ours in (("time_embedding_beat", F.sinusoid_table(F.MAX_BEAT + 1, F.EMBED_DIM)),
-                       ("frequency_mapping", F.frequency_table())):
+    for name, ours in (
+        ("time_embedding_beat", F.sinusoid_table(F.MAX_BEAT + 1, F.EMBED_DIM)),
+        ("frequency_mapping", F.frequency_table()),
+    ):
         hits = [v for p, v in weights.items() if f"{name}/embeddings" in p]
         if hits:
             out[name] = float(np.abs(hits[0] - ours).max())
@@ -89,9 +95,11 @@ def _lstm_params(weights, config):
         raise UserError(f"checkpoint has {len(cells)} LSTM cells, a {config.name} model needs {expected}")
     for index, (path, _) in enumerate(cells):
         prefix = path[: -len("kernel:0")]
-        layer = {"kernel": weights[prefix + "kernel:0"],
-                 "recurrent_kernel": weights[prefix + "recurrent_kernel:0"],
-                 "bias": weights[prefix + "bias:0"]}
+        layer = {
+            "kernel": weights[prefix + "kernel:0"],
+            "recurrent_kernel": weights[prefix + "recurrent_kernel:0"],
+            "bias": weights[prefix + "bias:0"],
+        }
         if config.online:
             params[f"lstm_{index}"] = layer
         else:  # cells are created forward then backward for every layer
@@ -121,13 +129,17 @@ def _transformer_params(weights, config):
     denses = _ordered(weights, r"/(dense(?:_\d+)?)/kernel:0$")
     per_layer = 6  # query, key, value, output, ffn in, ffn out (creation order)
     if len(denses) != 2 + per_layer * config.layers:
-        raise UserError(f"checkpoint has {len(denses)} dense layers, a {config.name} model needs "
-                        f"{2 + per_layer * config.layers}")
+        raise UserError(
+            f"checkpoint has {len(denses)} dense layers, a {config.name} model needs "
+            f"{2 + per_layer * config.layers}"
+        )
     params["input_projection"] = _dense(weights, denses[0][0])
     for layer in range(config.layers):
-        block = denses[1 + per_layer * layer: 1 + per_layer * (layer + 1)]
-        params[f"attention_{layer}"] = {role: _dense(weights, path) for role, (path, _) in
-                                        zip(("query", "key", "value", "out"), block[:4])}
+        block = denses[1 + per_layer * layer : 1 + per_layer * (layer + 1)]
+        params[f"attention_{layer}"] = {
+            role: _dense(weights, path)
+            for role, (path, _) in zip(("query", "key", "value", "out"), block[:4])
+        }
         params[f"ffn_in_{layer}"] = _dense(weights, block[4][0])
         params[f"ffn_out_{layer}"] = _dense(weights, block[5][0])
     params["head"] = _dense(weights, denses[-1][0])
@@ -156,4 +168,6 @@ def check_shapes(params, reference):
     for key, value in flat.items():
         match = {str(k): v for k, v in ref.items()}[str(key)]
         if tuple(np.shape(value)) != tuple(match.shape):
-            raise UserError(f"{jax.tree_util.keystr(key)}: checkpoint shape {np.shape(value)} != model {match.shape}")
+            raise UserError(
+                f"{jax.tree_util.keystr(key)}: checkpoint shape {np.shape(value)} != model {match.shape}"
+            )

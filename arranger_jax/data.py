@@ -8,6 +8,7 @@ Collection rules shared by every dataset: zero-length notes are dropped, duplica
 (same time, pitch and duration) keep the last one, and a piece is kept only when at least two parts
 have more than ten notes. Splits are an independent seeded 8:1:1 draw per file.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,8 +53,14 @@ class Piece:
         return cls(name, *(notes[:, i] for i in range(5)))
 
     def select(self, index):
-        return Piece(self.name, self.time[index], self.pitch[index], self.duration[index],
-                     self.velocity[index], self.label[index])
+        return Piece(
+            self.name,
+            self.time[index],
+            self.pitch[index],
+            self.duration[index],
+            self.velocity[index],
+            self.label[index],
+        )
 
     def first(self, n):
         """The first n notes (the reference evaluates models on at most 2,000 notes)."""
@@ -94,6 +101,7 @@ def make_piece(name, part_notes, num_parts):
 
 # ----------------------------------------------------------------------------------------------
 # music21 scores (the corpus that ships with music21)
+
 
 def music21_part_notes(part, resolution=RESOLUTION):
     """[n, 4] notes of one music21 part: offsets and lengths times `resolution`, rounded; tied
@@ -164,9 +172,13 @@ def corpus_paths(dataset):
             if path.suffix in suffixes:
                 # Bach names are unique file stems (bwv1.6); quartet movements need their folder
                 # (beethoven/opus18no1/movement1)
-                name = path.name[: -len(path.suffix)] if dataset == "bach" else \
-                    str(path.relative_to(root).with_suffix("")) if path.is_relative_to(root) else \
-                    f"{composer}/{path.parent.name}/{path.stem}"
+                name = (
+                    path.name[: -len(path.suffix)]
+                    if dataset == "bach"
+                    else str(path.relative_to(root).with_suffix(""))
+                    if path.is_relative_to(root)
+                    else f"{composer}/{path.parent.name}/{path.stem}"
+                )
                 out.append((name, path))
     return out
 
@@ -197,6 +209,7 @@ def collect_corpus(dataset, limit=None, progress=True):
 
 # ----------------------------------------------------------------------------------------------
 # Local folders of MIDI files (MusicNet, NES-MDB, Lakh MIDI), read through music_codecs
+
 
 def note_table_piece(table, name, dataset):
     """Label the tracks of a music_codecs NoteTable and build the Piece at 24 steps per quarter
@@ -258,8 +271,9 @@ def collect_folder(dataset, folder, id_list=None, progress=True):
     from music_codecs.read import read_music
 
     pieces, skipped, given = [], [], {}
-    for name, path, split in tqdm(folder_paths(dataset, folder, id_list), desc=f"collect {dataset}",
-                                  disable=not progress, unit="file"):
+    for name, path, split in tqdm(
+        folder_paths(dataset, folder, id_list), desc=f"collect {dataset}", disable=not progress, unit="file"
+    ):
         try:
             table = read_music(path)
             if dataset == "lmd" and _seconds(table) > 1200:
@@ -286,12 +300,15 @@ def _seconds(table):
     if len(table.tempo_tick) and table.tempo_tick[0] <= 0:
         qpms[0] = float(table.tempo_qpm[0])
     bounds = ticks + [max(end, ticks[-1])]
-    return sum(max(0, min(bounds[i + 1], end) - bounds[i]) / table.resolution * 60.0 / qpm
-               for i, qpm in enumerate(qpms))
+    return sum(
+        max(0, min(bounds[i + 1], end) - bounds[i]) / table.resolution * 60.0 / qpm
+        for i, qpm in enumerate(qpms)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # Splits and storage
+
 
 def split_pieces(names, seed=0, weights=(8, 1, 1), exact=False):
     """{name: split}. Default: the reference's rule, an independent weighted draw per file in the
@@ -308,15 +325,21 @@ def split_pieces(names, seed=0, weights=(8, 1, 1), exact=False):
     n_valid = max(1, round(len(names) * weights[1] / total)) if len(names) > 2 else 0
     n_test = max(1, round(len(names) * weights[2] / total)) if len(names) > 1 else 0
     n_train = len(names) - n_valid - n_test
-    return {name: ("train" if i < n_train else "valid" if i < n_train + n_valid else "test")
-            for i, name in enumerate(order)}
+    return {
+        name: ("train" if i < n_train else "valid" if i < n_train + n_valid else "test")
+        for i, name in enumerate(order)
+    }
 
 
 def save_split(pieces, path):
     """All pieces of one split in one .npz: concatenated notes, lengths and names."""
     notes = np.concatenate([p.notes() for p in pieces]) if pieces else np.zeros((0, 5), np.int64)
-    np.savez_compressed(path, notes=notes, lengths=np.array([len(p) for p in pieces], np.int64),
-                        names=np.array([p.name for p in pieces], dtype=str))
+    np.savez_compressed(
+        path,
+        notes=notes,
+        lengths=np.array([len(p) for p in pieces], np.int64),
+        names=np.array([p.name for p in pieces], dtype=str),
+    )
 
 
 def load_split(path):
@@ -326,7 +349,7 @@ def load_split(path):
     with np.load(path) as data:
         notes, lengths, names = data["notes"], data["lengths"], data["names"]
     bounds = np.concatenate([[0], np.cumsum(lengths)])
-    return [Piece.from_notes(str(names[i]), notes[bounds[i]:bounds[i + 1]]) for i in range(len(names))]
+    return [Piece.from_notes(str(names[i]), notes[bounds[i] : bounds[i + 1]]) for i in range(len(names))]
 
 
 def load_dataset(folder, splits=SPLITS):
@@ -366,9 +389,12 @@ def save_dataset(pieces, skipped, folder, dataset, seed=0, given=None, exact_spl
     with open(folder / "samples.txt", "w") as f:
         f.writelines(f"{name}\n" for name in samples)
     info = dataset_summary(pieces, dataset)
-    info.update(seed=seed, skipped=len(skipped), exact_split=exact_split,
-                splits={s: {"files": len(v), "notes": int(sum(len(p) for p in v))}
-                        for s, v in by_split.items()})
+    info.update(
+        seed=seed,
+        skipped=len(skipped),
+        exact_split=exact_split,
+        splits={s: {"files": len(v), "notes": int(sum(len(p) for p in v))} for s, v in by_split.items()},
+    )
     with open(folder / "dataset.json", "w") as f:
         json.dump(info, f, indent=2)
     return info
@@ -393,6 +419,9 @@ def dataset_summary(pieces, dataset):
         "notes": total,
         "beats": beats,
         "share": {names[i]: round(100.0 * counts[i] / max(total, 1), 2) for i in range(k)},
-        "notes_per_file": ({"min": int(min(lengths)), "median": float(np.median(lengths)),
-                            "max": int(max(lengths))} if lengths else {}),
+        "notes_per_file": (
+            {"min": int(min(lengths)), "median": float(np.median(lengths)), "max": int(max(lengths))}
+            if lengths
+            else {}
+        ),
     }

@@ -14,6 +14,7 @@ that the model looks them up in its tables:
 
 The beat is always 24 steps long, whatever the dataset's time resolution.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -135,14 +136,22 @@ def piece_inputs(piece, num_parts, max_len=EVAL_LENGTH, reference_hints=False):
     oracle entry hints and pitch hints from the piece's own labels. max_len=None keeps every note."""
     n = len(piece) if max_len is None else min(len(piece), max_len)
     inputs = note_inputs(piece.time[:n], piece.pitch[:n], piece.duration[:n])
-    inputs["entry_hint"] = entry_hints(first_indices(piece.label, num_parts), n,
-                                       reference=reference_hints, training=False)
+    inputs["entry_hint"] = entry_hints(
+        first_indices(piece.label, num_parts), n, reference=reference_hints, training=False
+    )
     inputs["pitch_hint"] = pitch_hints(piece.pitch, piece.label, num_parts)
     return inputs, piece.label[:n] + 1
 
 
-def training_window(piece, num_parts, rng, length=TRAIN_LENGTH, transpose_range=STRONG_TRANSPOSE,
-                    reference_hints=False, reference_clip=False):
+def training_window(
+    piece,
+    num_parts,
+    rng,
+    length=TRAIN_LENGTH,
+    transpose_range=STRONG_TRANSPOSE,
+    reference_hints=False,
+    reference_clip=False,
+):
     """One training example (reference §5): a window of `length` consecutive notes starting at a
     uniform random note (from 0 when the piece is shorter), times kept absolute (not re-based),
     the whole window transposed by a uniform integer in `transpose_range` (None: no transposition),
@@ -154,8 +163,9 @@ def training_window(piece, num_parts, rng, length=TRAIN_LENGTH, transpose_range=
     shift = 0 if transpose_range is None else int(rng.integers(transpose_range[0], transpose_range[1] + 1))
     pitch = transpose(piece.pitch[start:end], shift, reference_clip)
     inputs = note_inputs(piece.time[start:end], pitch, piece.duration[start:end])
-    inputs["entry_hint"] = entry_hints(first_indices(piece.label, num_parts), end - start, start,
-                                       reference=reference_hints, training=True)
+    inputs["entry_hint"] = entry_hints(
+        first_indices(piece.label, num_parts), end - start, start, reference=reference_hints, training=True
+    )
     hint = pitch_hints(piece.pitch, piece.label, num_parts)
     inputs["pitch_hint"] = np.where(hint > 0, np.clip(hint + shift, 1, 128), 0)
     return pad(inputs, length), np.pad(piece.label[start:end] + 1, (0, length - (end - start)))

@@ -2,11 +2,13 @@
 
 Unlike the reference, every note is kept (it silently dropped all notes after the 2,000th).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from arranger_jax import data as data_mod, labels as label_rules
+from arranger_jax import data as data_mod
+from arranger_jax import labels as label_rules
 from music_codecs.errors import UserError
 from music_codecs.note_table import NoteTable
 
@@ -25,11 +27,15 @@ def downmix(table: NoteTable, name="input"):
         raise UserError(f"{name}: every note is shorter than a 1/24 quarter")
     order = np.lexsort((notes[:, 3], notes[:, 2], notes[:, 1], notes[:, 0]))
     notes = notes[order]
-    piece = data_mod.Piece(name, notes[:, 0], notes[:, 1], notes[:, 2], notes[:, 3],
-                           np.zeros(len(notes), np.int64))
+    piece = data_mod.Piece(
+        name, notes[:, 0], notes[:, 1], notes[:, 2], notes[:, 3], np.zeros(len(notes), np.int64)
+    )
     drums = table.select(table.is_drum)
-    drums = drums.replace(onset=np.round(drums.onset * scale), duration=np.maximum(
-        np.round(drums.duration * scale), 1), resolution=data_mod.RESOLUTION)
+    drums = drums.replace(
+        onset=np.round(drums.onset * scale),
+        duration=np.maximum(np.round(drums.duration * scale), 1),
+        resolution=data_mod.RESOLUTION,
+    )
     return piece, drums
 
 
@@ -41,22 +47,41 @@ def arranged_table(piece, parts, dataset, source: NoteTable | None = None, drums
     programs = label_rules.PROGRAMS[dataset]
     parts = np.asarray(parts, np.int64)
     n = len(piece)
-    fields = dict(onset=piece.time, duration=piece.duration, pitch=piece.pitch,
-                  velocity=piece.velocity, program=np.asarray(programs)[parts],
-                  is_drum=np.zeros(n, bool), track=parts)
+    fields = dict(
+        onset=piece.time,
+        duration=piece.duration,
+        pitch=piece.pitch,
+        velocity=piece.velocity,
+        program=np.asarray(programs)[parts],
+        is_drum=np.zeros(n, bool),
+        track=parts,
+    )
     track_names = tuple(names)
     if drums is not None and len(drums):
-        fields = {k: np.concatenate([v, {"track": np.full(len(drums), len(names)),
-                                         "program": drums.program, "is_drum": drums.is_drum,
-                                         "onset": drums.onset, "duration": drums.duration,
-                                         "pitch": drums.pitch, "velocity": drums.velocity}[k]])
-                  for k, v in fields.items()}
+        fields = {
+            k: np.concatenate(
+                [
+                    v,
+                    {
+                        "track": np.full(len(drums), len(names)),
+                        "program": drums.program,
+                        "is_drum": drums.is_drum,
+                        "onset": drums.onset,
+                        "duration": drums.duration,
+                        "pitch": drums.pitch,
+                        "velocity": drums.velocity,
+                    }[k],
+                ]
+            )
+            for k, v in fields.items()
+        }
         track_names += ("Drums",)
     meta = {}
     if source is not None:
         scale = data_mod.RESOLUTION / source.resolution
         sig = source.time_signatures.copy()
         sig[:, 0] = np.round(sig[:, 0] * scale)
-        meta = dict(tempo_tick=np.round(source.tempo_tick * scale), tempo_qpm=source.tempo_qpm,
-                    time_signatures=sig)
+        meta = dict(
+            tempo_tick=np.round(source.tempo_tick * scale), tempo_qpm=source.tempo_qpm, time_signatures=sig
+        )
     return NoteTable(data_mod.RESOLUTION, track_names=track_names, **fields, **meta)

@@ -3,6 +3,7 @@
 A label is a part index 0..K-1 in the order of `PARTS[dataset]`; models store label+1 so that 0 can
 mean padding. Every rule returns None for a track that carries no part (it is dropped).
 """
+
 from __future__ import annotations
 
 PARTS = {
@@ -36,15 +37,19 @@ def parts(dataset):
         return PARTS[dataset]
     except KeyError:
         from music_codecs.errors import UserError
+
         raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}") from None
 
 
 # --- Bach chorales: exact voice names, plus two files whose part names list the doubling instruments.
 _BACH_SPECIAL = {
-    "bwv171.6": {"Soprano\rOboe 1,2\rViolin1": 0, "Alto\rViloin 2": 1, "Tenor\rViola": 2,
-                 "Bass\rContinuo": 3},
-    "bwv41.6": {"Soprano Oboe 1 Violin1": 0, "Alto Oboe 2 Viloin 2": 1, "Tenor Viola": 2,
-                "Bass Continuo": 3},
+    "bwv171.6": {
+        "Soprano\rOboe 1,2\rViolin1": 0,
+        "Alto\rViloin 2": 1,
+        "Tenor\rViola": 2,
+        "Bass\rContinuo": 3,
+    },
+    "bwv41.6": {"Soprano Oboe 1 Violin1": 0, "Alto Oboe 2 Viloin 2": 1, "Tenor Viola": 2, "Bass Continuo": 3},
 }
 
 

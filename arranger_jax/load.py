@@ -9,6 +9,7 @@
 A missing folder, another system's run, an old-format run or parameters that do not fit the
 model raise a one-line train_kit.run.RunError (a UserError).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,7 +23,8 @@ SYSTEM = "arranger"
 
 def example_inputs(num_parts):
     """A one-note batch of model inputs (shapes only: parameters do not depend on the length)."""
-    from arranger_jax import data, features as F
+    from arranger_jax import data
+    from arranger_jax import features as F
 
     piece = data.Piece("x", [0], [60], [24], [64], [0])
     return F.batch([F.piece_inputs(piece, num_parts)])[0]
@@ -54,6 +56,7 @@ class Trained:
     @property
     def model(self):
         from arranger_jax.models import build_model
+
         return build_model(self.config.model)
 
 

@@ -5,6 +5,7 @@ per-part recall), a confusion matrix over all notes, and two pairwise consistenc
 soundness (notes given the same part really belong together) and completeness (notes that belong
 together were given the same part), each over consecutive pairs in the sorted note order.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -13,6 +13,7 @@ K+1-way head; Adam, batch 16, 500 steps per epoch, early stopping with patience 
 Options: `reference_metric_position` (the code takes duration mod 24, not onset mod 24) and
 `activation` ("linear" as the reference, or "relu").
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,8 +55,15 @@ class History:
         self.offset = np.zeros(num_parts, np.int64)
 
     def features(self, t, p):
-        feats = np.stack([np.abs(self.pitch - p), np.abs(self.onset - t), np.abs(self.offset - t),
-                          (t < self.offset).astype(np.int64)], 1).astype(np.float32)
+        feats = np.stack(
+            [
+                np.abs(self.pitch - p),
+                np.abs(self.onset - t),
+                np.abs(self.offset - t),
+                (t < self.offset).astype(np.int64),
+            ],
+            1,
+        ).astype(np.float32)
         feats[~self.seen] = -1
         return feats.reshape(-1)
 
@@ -100,9 +108,20 @@ def _forward_numpy(params, x, activation):
     return x @ w + b
 
 
-def train(train_pieces, valid_pieces, num_parts, epochs=100, steps_per_epoch=500, batch_size=16,
-          patience=5, units=128, activation="linear", seed=0, reference_metric_position=True,
-          progress=True):
+def train(
+    train_pieces,
+    valid_pieces,
+    num_parts,
+    epochs=100,
+    steps_per_epoch=500,
+    batch_size=16,
+    patience=5,
+    units=128,
+    activation="linear",
+    seed=0,
+    reference_metric_position=True,
+    progress=True,
+):
     """Fit on every training note (true-label history); returns NumPy params [(W, b), ...] of the
     epoch with the lowest validation loss, plus the activation under "activation"."""
     import jax
@@ -111,7 +130,8 @@ def train(train_pieces, valid_pieces, num_parts, epochs=100, steps_per_epoch=500
     from tqdm import tqdm
 
     feats = lambda pieces: np.concatenate(  # noqa: E731
-        [note_features(p, num_parts, None, reference_metric_position) for p in pieces])
+        [note_features(p, num_parts, None, reference_metric_position) for p in pieces]
+    )
     x_train, y_train = feats(train_pieces), np.concatenate([p.label for p in train_pieces]) + 1
     x_valid, y_valid = feats(valid_pieces), np.concatenate([p.label for p in valid_pieces]) + 1
     sizes = [x_train.shape[1], units, units, units, num_parts + 1]
@@ -139,8 +159,13 @@ def train(train_pieces, valid_pieces, num_parts, epochs=100, steps_per_epoch=500
     for epoch in (bar := tqdm(range(epochs), desc="mlp", disable=not progress)):
         for s in range(steps_per_epoch):
             idx = rng.integers(0, len(x_train), batch_size)
-            params, opt_state, _ = step(params, opt_state, x_train[idx], y_train[idx],
-                                        jax.random.fold_in(key, epoch * steps_per_epoch + s + 1000))
+            params, opt_state, _ = step(
+                params,
+                opt_state,
+                x_train[idx],
+                y_train[idx],
+                jax.random.fold_in(key, epoch * steps_per_epoch + s + 1000),
+            )
         loss = float(valid_loss(params))
         bar.set_postfix(valid_loss=f"{loss:.4f}")
         if loss < best:

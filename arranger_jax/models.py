@@ -16,6 +16,7 @@ Every parameter carries logical axis names (train_kit.config.DEFAULT_RULES: tabl
 the tree and the names of the parameters are those of plain Linen layers. (ArrangerConfig and the
 reference names live in `config`, imported here too.)
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -24,8 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from arranger_jax import features as F
-from arranger_jax.config import (TIME_ENCODINGS, ArrangerConfig, reference_config,  # noqa: F401
-                                 reference_name)
+from arranger_jax.config import TIME_ENCODINGS, ArrangerConfig, reference_config, reference_name  # noqa: F401
 
 
 def _named(init, *names):
@@ -34,18 +34,27 @@ def _named(init, *names):
 
 def _dense(features, axes, name):
     """nn.Dense whose kernel has the logical names `axes` (in, out) and bias axes[1]."""
-    return nn.Dense(features, name=name, kernel_init=_named(nn.linear.default_kernel_init, *axes),
-                    bias_init=_named(nn.initializers.zeros_init(), axes[1]))
+    return nn.Dense(
+        features,
+        name=name,
+        kernel_init=_named(nn.linear.default_kernel_init, *axes),
+        bias_init=_named(nn.initializers.zeros_init(), axes[1]),
+    )
 
 
 def _embed(num, name):
-    return nn.Embed(num, F.EMBED_DIM, name=name,
-                    embedding_init=_named(nn.linear.default_embed_init, "vocab", "embed"))
+    return nn.Embed(
+        num, F.EMBED_DIM, name=name, embedding_init=_named(nn.linear.default_embed_init, "vocab", "embed")
+    )
 
 
 def _layer_norm(epsilon, name):
-    return nn.LayerNorm(epsilon=epsilon, name=name, scale_init=_named(nn.initializers.ones, "norm"),
-                        bias_init=_named(nn.initializers.zeros_init(), "norm"))
+    return nn.LayerNorm(
+        epsilon=epsilon,
+        name=name,
+        scale_init=_named(nn.initializers.ones, "norm"),
+        bias_init=_named(nn.initializers.zeros_init(), "norm"),
+    )
 
 
 _BEAT_TABLE = F.sinusoid_table(F.MAX_BEAT + 1, F.EMBED_DIM)
@@ -70,6 +79,7 @@ def count_parameters(params, config=None):
 
 class NoteInputs(nn.Module):
     """Per-note input vectors [B, T, D] in the reference's concatenation order."""
+
     config: ArrangerConfig
 
     @nn.compact
@@ -109,17 +119,20 @@ class NoteInputs(nn.Module):
 class LSTM(nn.Module):
     """One Keras-layout LSTM layer run with `lax.scan`; masked steps keep the state unchanged (so
     the backward direction starts at each sequence's last real note)."""
+
     units: int
     reverse: bool = False
 
     @nn.compact
     def __call__(self, x, mask, carry=None):
         u = self.units
-        kernel = self.param("kernel", _named(nn.initializers.glorot_uniform(), "embed", "mlp"),
-                            (x.shape[-1], 4 * u))
-        recurrent = self.param("recurrent_kernel", _named(nn.initializers.orthogonal(), "embed", "mlp"),
-                               (u, 4 * u))
-        forget_one = lambda key, shape: jnp.zeros(shape).at[u:2 * u].set(1.0)  # noqa: E731
+        kernel = self.param(
+            "kernel", _named(nn.initializers.glorot_uniform(), "embed", "mlp"), (x.shape[-1], 4 * u)
+        )
+        recurrent = self.param(
+            "recurrent_kernel", _named(nn.initializers.orthogonal(), "embed", "mlp"), (u, 4 * u)
+        )
+        forget_one = lambda key, shape: jnp.zeros(shape).at[u : 2 * u].set(1.0)  # noqa: E731
         bias = self.param("bias", _named(forget_one, "mlp"), (4 * u,))
         projected = x @ kernel + bias  # the input part of every step, computed at once
         if carry is None:
@@ -137,14 +150,16 @@ class LSTM(nn.Module):
             h, c = jnp.where(m, h_new, h), jnp.where(m, c_new, c)
             return (h, c), jnp.where(m, h_new, 0.0)
 
-        carry, out = jax.lax.scan(step, carry, (projected.swapaxes(0, 1), mask.swapaxes(0, 1)),
-                                  reverse=self.reverse)
+        carry, out = jax.lax.scan(
+            step, carry, (projected.swapaxes(0, 1), mask.swapaxes(0, 1)), reverse=self.reverse
+        )
         return out.swapaxes(0, 1), carry
 
 
 class LSTMArranger(nn.Module):
     """3 layers of LSTM(128) (online) or forward+backward LSTM(64) (offline), each followed by
     LayerNorm (eps 1e-3) and dropout 0.2; then a linear head with K+1 outputs."""
+
     config: ArrangerConfig
 
     @nn.compact
@@ -157,7 +172,8 @@ class LSTMArranger(nn.Module):
         for layer in range(c.layers):
             if c.online:
                 x, state = LSTM(c.units, name=f"lstm_{layer}")(
-                    x, mask, None if carry is None else carry[layer])
+                    x, mask, None if carry is None else carry[layer]
+                )
                 new_carry.append(state)
             else:
                 fwd, _ = LSTM(c.units // 2, name=f"forward_{layer}")(x, mask)
@@ -180,15 +196,18 @@ class SelfAttention(nn.Module):
         and the whole cache is attended; returns (out, cache) then."""
         b, t, _ = x.shape
         depth = self.dim // self.heads
+
         # Heads folded into the batch, [B*heads, T, depth], also the cache's layout: its update
         # and both products then use one array, which XLA updates in place (with any reshape
         # between them it copied the cache every step).
-        fold = lambda y: y.reshape(b, -1, self.heads, depth).swapaxes(1, 2).reshape(  # noqa: E731
-            b * self.heads, -1, depth)
+        def fold(y):
+            return y.reshape(b, -1, self.heads, depth).swapaxes(1, 2).reshape(b * self.heads, -1, depth)
+
         q, k, v = (fold(_dense(self.dim, ("embed", "joined_kv"), n)(x)) for n in ("query", "key", "value"))
         if cache is not None:
-            k, v = (jax.lax.dynamic_update_slice_in_dim(c, new, slot, axis=1)
-                    for c, new in zip(cache, (k, v)))
+            k, v = (
+                jax.lax.dynamic_update_slice_in_dim(c, new, slot, axis=1) for c, new in zip(cache, (k, v))
+            )
         logits = jnp.einsum("nqd,nkd->nqk", q, k).reshape(b, self.heads, t, -1) / np.sqrt(depth)
         probs = jax.nn.softmax(logits + bias, -1).reshape(b * self.heads, t, -1)
         out = (probs @ v).reshape(b, self.heads, t, depth).swapaxes(1, 2).reshape(b, t, self.dim)
@@ -200,6 +219,7 @@ class TransformerArranger(nn.Module):
     """Dense(128) + sinusoidal encoding of the note index, 3 post-LN blocks (8 heads, FFN 256,
     dropout 0.2, LN eps 1e-6), linear head. Keys at padding are masked (additive -1e9), and in
     the online Transformer-Dec so are later notes."""
+
     config: ArrangerConfig
 
     @nn.compact
@@ -231,8 +251,7 @@ class TransformerArranger(nn.Module):
             if stream is None:
                 attn = attention(x, bias)
             else:
-                attn, cache = attention(x, bias, stream["layers"][layer],
-                                        stream["index"] % capacity)
+                attn, cache = attention(x, bias, stream["layers"][layer], stream["index"] % capacity)
                 layers.append(cache)
             attn = nn.Dropout(c.dropout, deterministic=not train)(attn)
             x = _layer_norm(1e-6, f"attention_norm_{layer}")(x + attn)

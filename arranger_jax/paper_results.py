@@ -3,6 +3,7 @@
 Columns: bach, string quartets (MusicNet), game music (NES), pop (LMD). None = not reported.
 Our music21 quartet stand-in is printed beside the MusicNet column.
 """
+
 COLUMNS = ("bach", "musicnet", "nes", "lmd")
 COLUMN_OF = {"bach": "bach", "musicnet": "musicnet", "quartets": "musicnet", "nes": "nes", "lmd": "lmd"}
 

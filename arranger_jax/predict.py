@@ -5,6 +5,7 @@
 
 Used after training (train.ArrangerTask.after_export) and by `convert-reference --data`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,5 +36,5 @@ def score_test(model, params, pieces, num_parts, cfg: DataConfig):
     from arranger_jax import metrics as M
 
     preds = predict_pieces(model, params, pieces, num_parts, cfg, cfg.max_eval_len)
-    scores = M.evaluate(preds, [p.label[:len(q)] for p, q in zip(pieces, preds)], num_parts)
+    scores = M.evaluate(preds, [p.label[: len(q)] for p, q in zip(pieces, preds)], num_parts)
     return {f"test_{k}": v for k, v in scores.items() if k != "confusion"}

@@ -12,6 +12,7 @@ state), so a stream of notes gives the logits the whole-sequence model gives:
   equals the whole-sequence model; after that each note attends to the last `capacity` notes
   only, which keeps the cost per note constant however long the stream runs.
 """
+
 from __future__ import annotations
 
 import jax
@@ -24,7 +25,7 @@ from arranger_jax.models import ArrangerConfig, LSTMArranger, TransformerArrange
 def note_inputs(inputs, i):
     """Note i of per-note inputs [B, T, ...] as a one-note step [B, 1, ...]; the per-piece pitch
     hints [B, K] stay whole."""
-    return {k: (v if k == "pitch_hint" else v[:, i:i + 1]) for k, v in inputs.items()}
+    return {k: (v if k == "pitch_hint" else v[:, i : i + 1]) for k, v in inputs.items()}
 
 
 class StreamingLabeller:
@@ -41,8 +42,10 @@ class StreamingLabeller:
             # the caches are donated: each step updates them in place
             self._step = jax.jit(
                 lambda p, layers, index, encoding, x: model.apply(
-                    {"params": p}, x, stream={"layers": layers, "index": index, "encoding": encoding}),
-                donate_argnums=1)
+                    {"params": p}, x, stream={"layers": layers, "index": index, "encoding": encoding}
+                ),
+                donate_argnums=1,
+            )
 
     def start(self, batch=1):
         c = self.config
@@ -50,8 +53,7 @@ class StreamingLabeller:
             zeros = jnp.zeros((batch, c.units))
             return tuple((zeros, zeros) for _ in range(c.layers))
         shape = (batch * c.heads, self.capacity, c.units // c.heads)
-        return {"index": 0,
-                "layers": tuple((jnp.zeros(shape), jnp.zeros(shape)) for _ in range(c.layers))}
+        return {"index": 0, "layers": tuple((jnp.zeros(shape), jnp.zeros(shape)) for _ in range(c.layers))}
 
     def step(self, state, inputs):
         """inputs: per-note arrays of shape [B, 1] (entry hints [B, 1, K], pitch hints [B, K])."""

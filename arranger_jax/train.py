@@ -12,6 +12,7 @@ first note, up to `max_eval_len` notes, no augmentation, loss over real notes. A
 (the best checkpoint by validation loss) the test split is scored; test_accuracy, test_notes, ...
 go into run.json's metrics.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from arranger_jax import data as data_mod, features as F
+from arranger_jax import data as data_mod
+from arranger_jax import features as F
 from arranger_jax.config import DataConfig
 from arranger_jax.predict import score_test
-from train_kit.driver import Task, train as drive
+from train_kit.driver import Task
+from train_kit.driver import train as drive
 
 
 class WindowIterator:
@@ -49,15 +52,21 @@ class WindowIterator:
         if self.position >= per_epoch:
             self.epoch, self.position = self.epoch + 1, 0
         order = np.random.default_rng([self.cfg.seed, self.epoch]).permutation(len(self.pieces))
-        chosen = order[self.position * self.batch_size:(self.position + 1) * self.batch_size]
+        chosen = order[self.position * self.batch_size : (self.position + 1) * self.batch_size]
         self.position += 1
-        span = None if self.cfg.transpose_low == self.cfg.transpose_high == 0 else \
-            (self.cfg.transpose_low, self.cfg.transpose_high)
+        span = (
+            None
+            if self.cfg.transpose_low == self.cfg.transpose_high == 0
+            else (self.cfg.transpose_low, self.cfg.transpose_high)
+        )
         examples = []
         for index in chosen[self.rows]:
             rng = np.random.default_rng([self.cfg.seed, self.epoch, int(index), 1])
-            examples.append(F.training_window(self.pieces[index], self.k, rng, self.cfg.seq_len, span,
-                                              self.cfg.reference_entry_hints))
+            examples.append(
+                F.training_window(
+                    self.pieces[index], self.k, rng, self.cfg.seq_len, span, self.cfg.reference_entry_hints
+                )
+            )
         inputs, targets = F.batch(examples)
         return {**inputs, "target": targets}
 
@@ -69,12 +78,14 @@ class WindowIterator:
 
 
 def _rows(batch_size, process_index, process_count):
-    return slice(process_index * batch_size // process_count,
-                 (process_index + 1) * batch_size // process_count)
+    return slice(
+        process_index * batch_size // process_count, (process_index + 1) * batch_size // process_count
+    )
 
 
-def eval_batches(pieces, num_parts, cfg: DataConfig, max_len=None, multiple=64, process_index=0,
-                 process_count=1):
+def eval_batches(
+    pieces, num_parts, cfg: DataConfig, max_len=None, multiple=64, process_index=0, process_count=1
+):
     """Whole pieces (first `max_len` notes) padded to one length, in global batches of
     cfg.eval_batch_size (this process's rows of each); missing rows are all padding. Pieces are
     sorted by length."""
@@ -85,7 +96,7 @@ def eval_batches(pieces, num_parts, cfg: DataConfig, max_len=None, multiple=64, 
     size = cfg.eval_batch_size
     rows = _rows(size, process_index, process_count)
     for i in range(0, len(examples), size):
-        chunk = examples[i:i + size]
+        chunk = examples[i : i + size]
         length = -(-max(len(ex[1]) for ex in chunk) // multiple) * multiple
         padded = [(F.pad(inp, length), np.pad(t, (0, length - len(t)))) for inp, t in chunk]
         while len(padded) < size:
@@ -105,14 +116,14 @@ def make_loss_fn(model, mask_padding):
     import optax
 
     def loss_fn(params, batch, rng):
-        logits = model.apply({"params": params}, _model_inputs(batch), train=True,
-                             rngs={"dropout": rng})
+        logits = model.apply({"params": params}, _model_inputs(batch), train=True, rngs={"dropout": rng})
         target = batch["target"]
         ce = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), target)
         real = (target > 0).astype(jnp.float32)
         loss = jnp.sum(ce * real) / jnp.maximum(real.sum(), 1) if mask_padding else jnp.mean(ce)
         correct = (jnp.argmax(logits[..., 1:], -1) + 1 == target).astype(jnp.float32)
         return loss, {"accuracy": jnp.sum(correct * real) / jnp.maximum(real.sum(), 1)}
+
     return loss_fn
 
 
@@ -128,6 +139,7 @@ def make_eval_fn(model):
         n = jnp.maximum(real.sum(), 1)
         correct = (jnp.argmax(logits[..., 1:], -1) + 1 == target).astype(jnp.float32)
         return jnp.sum(ce * real) / n, {"accuracy": jnp.sum(correct * real) / n}
+
     return eval_fn
 
 
@@ -140,21 +152,28 @@ class ArrangerTask(Task):
 
         folder = cfg.data.folder()
         if not (Path(folder) / "dataset.json").exists():
-            raise UserError(f"{folder}: no prepared dataset (run `arranger-jax prepare "
-                            f"{cfg.data.dataset} --out {folder}` or set --data)")
+            raise UserError(
+                f"{folder}: no prepared dataset (run `arranger-jax prepare "
+                f"{cfg.data.dataset} --out {folder}` or set --data)"
+            )
         dataset = data_mod.dataset_info(folder)["dataset"]
         # the data decide the parts; run.json records the folder and dataset actually used
         cfg = dataclasses.replace(
-            cfg, model=dataclasses.replace(cfg.model, num_parts=labels.num_parts(dataset)),
-            data=dataclasses.replace(cfg.data, path=folder, dataset=dataset))
+            cfg,
+            model=dataclasses.replace(cfg.model, num_parts=labels.num_parts(dataset)),
+            data=dataclasses.replace(cfg.data, path=folder, dataset=dataset),
+        )
         splits = data_mod.load_dataset(folder)
         if len(splits["train"]) < cfg.data.batch_size:
-            raise UserError(f"{folder}: {len(splits['train'])} training pieces cannot fill a batch of "
-                            f"data.batch_size={cfg.data.batch_size}")
+            raise UserError(
+                f"{folder}: {len(splits['train'])} training pieces cannot fill a batch of "
+                f"data.batch_size={cfg.data.batch_size}"
+            )
         return cfg, splits
 
     def model(self, cfg):
         from arranger_jax.models import build_model
+
         return build_model(cfg.model)
 
     def example_batch(self, cfg, data, rows):
@@ -171,12 +190,14 @@ class ArrangerTask(Task):
 
     def pipelines(self, cfg, data, rows, process_index, process_count):
         k = cfg.model.num_parts
-        train_iter = WindowIterator(data["train"], k, cfg.data.batch_size, cfg.data, process_index,
-                                    process_count)
+        train_iter = WindowIterator(
+            data["train"], k, cfg.data.batch_size, cfg.data, process_index, process_count
+        )
         if not data["valid"]:
             return train_iter, None
-        valid = eval_batches(data["valid"], k, cfg.data, process_index=process_index,
-                             process_count=process_count)
+        valid = eval_batches(
+            data["valid"], k, cfg.data, process_index=process_index, process_count=process_count
+        )
         return train_iter, lambda: iter(valid)
 
     def after_export(self, cfg, data, model, params, result):
@@ -186,8 +207,11 @@ class ArrangerTask(Task):
 
     def describe(self, cfg, data, n_params):
         from arranger_jax.models import fixed_table_size
-        return (f"{cfg.model.name}: {n_params + fixed_table_size(cfg.model):,} parameters (fixed tables "
-                f"included), {len(data['train'])} training pieces")
+
+        return (
+            f"{cfg.model.name}: {n_params + fixed_table_size(cfg.model):,} parameters (fixed tables "
+            f"included), {len(data['train'])} training pieces"
+        )
 
 
 def train(cfg, progress=True):

@@ -5,6 +5,7 @@ whole-sequence model.
 
     python benchmarks/arranger_latency.py [--notes 200] [--units 128] [--json /tmp/arranger_latency.json]
 """
+
 import argparse
 import json
 import time
@@ -13,15 +14,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from arranger_jax import data, features as F
+from arranger_jax import data
+from arranger_jax import features as F
 from arranger_jax.models import ArrangerConfig, build_model
 from arranger_jax.streaming import StreamingLabeller, note_inputs
 
 
 def _piece(n, seed=0):
     rng = np.random.default_rng(seed)
-    return data.Piece("bench", np.sort(rng.integers(0, 24 * n // 2, n)), rng.integers(40, 80, n),
-                      rng.integers(1, 48, n), np.full(n, 64), rng.integers(0, 4, n))
+    return data.Piece(
+        "bench",
+        np.sort(rng.integers(0, 24 * n // 2, n)),
+        rng.integers(40, 80, n),
+        rng.integers(1, 48, n),
+        np.full(n, 64),
+        rng.integers(0, 4, n),
+    )
 
 
 def measure(config, args):
@@ -48,15 +56,22 @@ def measure(config, args):
     timed = min(args.notes, 50)
     start = time.perf_counter()
     for i in range(timed):
-        prefix = {k: (v if k == "pitch_hint" else jnp.where(
-            (jnp.arange(args.notes) <= i).reshape((1, -1) + (1,) * (v.ndim - 2)), v, 0))
-            for k, v in x.items()}
+        prefix = {
+            k: (
+                v
+                if k == "pitch_hint"
+                else jnp.where((jnp.arange(args.notes) <= i).reshape((1, -1) + (1,) * (v.ndim - 2)), v, 0)
+            )
+            for k, v in x.items()
+        }
         apply(params, prefix).block_until_ready()
     prefix_ms = 1000 * (time.perf_counter() - start) / timed
 
     # batch throughput of the whole-sequence model
-    examples = [F.training_window(_piece(args.length, s), 4, np.random.default_rng(s),
-                                  args.length, None) for s in range(args.batch)]
+    examples = [
+        F.training_window(_piece(args.length, s), 4, np.random.default_rng(s), args.length, None)
+        for s in range(args.batch)
+    ]
     batch = {k: jnp.asarray(v) for k, v in F.batch(examples)[0].items()}
     apply(params, batch).block_until_ready()
     reps = 3
@@ -76,20 +91,35 @@ def main():
     parser.add_argument("--json", default="/tmp/arranger_latency.json")
     args = parser.parse_args()
 
-    print(f"device: {jax.devices()[0].device_kind}, jax {jax.__version__}, units {args.units}, "
-          f"{args.notes}-note stream (Transformer-Dec ring buffer: 2000 notes)")
-    header = (f"{'model':<16} {'stream ms/note':>14} {'re-run prefix ms/note':>22} "
-              f"{'speed-up':>9} {f'batch {args.batch}x{args.length} notes/s':>24}")
+    print(
+        f"device: {jax.devices()[0].device_kind}, jax {jax.__version__}, units {args.units}, "
+        f"{args.notes}-note stream (Transformer-Dec ring buffer: 2000 notes)"
+    )
+    header = (
+        f"{'model':<16} {'stream ms/note':>14} {'re-run prefix ms/note':>22} "
+        f"{'speed-up':>9} {f'batch {args.batch}x{args.length} notes/s':>24}"
+    )
     print(header)
-    result = {"device": jax.devices()[0].device_kind, "jax": jax.__version__, "units": args.units,
-              "notes": args.notes, "models": {}}
+    result = {
+        "device": jax.devices()[0].device_kind,
+        "jax": jax.__version__,
+        "units": args.units,
+        "notes": args.notes,
+        "models": {},
+    }
     for name, arch in (("LSTM", "lstm"), ("Transformer-Dec", "transformer")):
         config = ArrangerConfig(num_parts=4, arch=arch, online=True, units=args.units)
         stream_ms, prefix_ms, throughput = measure(config, args)
-        print(f"{name:<16} {stream_ms:>14.3f} {prefix_ms:>22.3f} {prefix_ms / stream_ms:>8.1f}x "
-              f"{throughput:>24,.0f}", flush=True)
-        result["models"][name] = {"stream_ms_per_note": stream_ms, "prefix_ms_per_note": prefix_ms,
-                                  "batch_notes_per_s": throughput}
+        print(
+            f"{name:<16} {stream_ms:>14.3f} {prefix_ms:>22.3f} {prefix_ms / stream_ms:>8.1f}x "
+            f"{throughput:>24,.0f}",
+            flush=True,
+        )
+        result["models"][name] = {
+            "stream_ms_per_note": stream_ms,
+            "prefix_ms_per_note": prefix_ms,
+            "batch_notes_per_s": throughput,
+        }
     with open(args.json, "w") as f:
         json.dump(result, f, indent=2)
     print(f"wrote {args.json}")

@@ -16,6 +16,7 @@ clip, which assumes cost proportional to frames (the printout says when it scale
 "GL s/clip": the Griffin-Lim vocoder (NumPy/librosa, CPU, batch-independent) for one clip, same
 scaling; it is part of generating audio, but not of the diffusion time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ import os
 import platform
 import time
 
-CLIP_SECONDS = 4.096   # the reference default clip: 65,536 samples at 16 kHz -> 256 frames
+CLIP_SECONDS = 4.096  # the reference default clip: 65,536 samples at 16 kHz -> 256 frames
 
 
 def _ints(text):
@@ -33,8 +34,12 @@ def _ints(text):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", choices=("tiny", "default"), default=None,
-                   help="model/mel size (default: tiny on CPU, default elsewhere)")
+    p.add_argument(
+        "--config",
+        choices=("tiny", "default"),
+        default=None,
+        help="model/mel size (default: tiny on CPU, default elsewhere)",
+    )
     p.add_argument("--batches", type=_ints, default=None, help="default 1,4,16 on CPU, else 1,8,32")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps")
     p.add_argument("--guidance", type=float, default=3.0)
@@ -48,6 +53,7 @@ def parse_args(argv=None):
 
 def load_config(name):
     from train_kit.config import load_config as load
+
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     return load(os.path.join(root, "configs", "clipsonic", f"{name}.py"))
 
@@ -79,7 +85,7 @@ def make_loop_sampler(apply_fn, dcfg, shape, steps, clip_x0=1.0):
     ts, prev = timestep_pairs(dcfg.timesteps, steps)
 
     @jax.jit
-    def step(params, x, cond2, keep, t, a_t, a_s, guidance):   # t, a_t, a_s traced: one compile
+    def step(params, x, cond2, keep, t, a_t, a_s, guidance):  # t, a_t, a_s traced: one compile
         b = x.shape[0]
         out = apply_fn(params, jnp.concatenate([x, x]), jnp.full((2 * b,), t), cond2, keep)
         a, s = jnp.sqrt(a_t), jnp.sqrt(1 - a_t)
@@ -96,8 +102,7 @@ def make_loop_sampler(apply_fn, dcfg, shape, steps, clip_x0=1.0):
         cond2 = jnp.concatenate([cond, cond])
         g = jnp.float32(guidance)
         for t, s in zip(ts, prev):
-            x = step(params, x, cond2, keep, jnp.int32(t), jnp.float32(abar[t]),
-                     jnp.float32(abar[s]), g)
+            x = step(params, x, cond2, keep, jnp.int32(t), jnp.float32(abar[t]), jnp.float32(abar[s]), g)
         return x
 
     return sample
@@ -106,6 +111,7 @@ def make_loop_sampler(apply_fn, dcfg, shape, steps, clip_x0=1.0):
 def best_time(fn, repeats):
     """(best seconds, last output) over `repeats` runs after one compile/warm-up call."""
     import jax
+
     out = jax.block_until_ready(fn())
     best = float("inf")
     for _ in range(repeats):
@@ -119,8 +125,9 @@ def vocoder_seconds(cfg, repeats):
     import numpy as np
 
     from music_codecs.mel import mel_to_wave
+
     logmel = np.random.default_rng(0).normal(-4.0, 1.0, (cfg.mel.n_mels, cfg.mel.clip_frames))
-    mel_to_wave(logmel, cfg.mel, n_iter=cfg.sample.griffin_lim_iters)   # warm the filterbank cache
+    mel_to_wave(logmel, cfg.mel, n_iter=cfg.sample.griffin_lim_iters)  # warm the filterbank cache
     runs = []
     for _ in range(max(1, repeats)):
         start = time.perf_counter()
@@ -129,17 +136,25 @@ def vocoder_seconds(cfg, repeats):
     return min(runs)
 
 
-HEADER = (f"{'batch':>5} {'scan s':>9} {'scan s/clip':>11} | {'loop s':>9} {'loop s/clip':>11} "
-          f"{'speedup':>8} {'same':>5} {'max|diff|':>9} | {'GL s/clip':>9}")
+HEADER = (
+    f"{'batch':>5} {'scan s':>9} {'scan s/clip':>11} | {'loop s':>9} {'loop s/clip':>11} "
+    f"{'speedup':>8} {'same':>5} {'max|diff|':>9} | {'GL s/clip':>9}"
+)
 
 
 def print_row(row, vocoder):
     base = "loop_seconds" in row
-    print(f"{row['batch']:>5} {row['scan_seconds']:>9.3f} {row['scan_s_per_clip']:>11.4f} | "
-          + (f"{row['loop_seconds']:>9.3f} {row['loop_s_per_clip']:>11.4f} {row['speedup']:>7.2f}x "
-             f"{str(row['same']):>5} {row['max_abs_diff']:>9.2e}" if base else
-             f"{'-':>9} {'-':>11} {'-':>8} {'-':>5} {'-':>9}")
-          + f" | {vocoder if vocoder is not None else '-':>9}", flush=True)
+    print(
+        f"{row['batch']:>5} {row['scan_seconds']:>9.3f} {row['scan_s_per_clip']:>11.4f} | "
+        + (
+            f"{row['loop_seconds']:>9.3f} {row['loop_s_per_clip']:>11.4f} {row['speedup']:>7.2f}x "
+            f"{str(row['same']):>5} {row['max_abs_diff']:>9.2e}"
+            if base
+            else f"{'-':>9} {'-':>11} {'-':>8} {'-':>5} {'-':>9}"
+        )
+        + f" | {vocoder if vocoder is not None else '-':>9}",
+        flush=True,
+    )
 
 
 def main(argv=None):
@@ -158,26 +173,45 @@ def main(argv=None):
     cfg = load_config(args.config)
     shape = (cfg.mel.n_mels, cfg.mel.clip_frames)
     clip_s = cfg.mel.clip_samples / cfg.mel.sample_rate
-    scale = CLIP_SECONDS / clip_s          # clips of this config per 4-second clip
+    scale = CLIP_SECONDS / clip_s  # clips of this config per 4-second clip
     params = random_params(cfg, args.seed)
     n_params = sum(x.size for x in jax.tree.leaves(params))
     apply_fn = make_apply(UNet(cfg.unet))
     scan = make_sampler(apply_fn, cfg.diffusion, shape, args.steps, "ddim", clip_x0=1.0)
     loop = make_loop_sampler(apply_fn, cfg.diffusion, shape, args.steps, clip_x0=1.0)
 
-    meta = dict(jax=jax.__version__, device=device.device_kind, platform=device.platform,
-                cpus=os.cpu_count(), machine=platform.processor() or platform.machine(),
-                config=args.config, mel=list(shape), clip_seconds=clip_s, scaled_to=CLIP_SECONDS,
-                scale=scale, params=int(n_params), steps=args.steps, guidance=args.guidance,
-                repeats=args.repeats, weights="random")
-    print(f"CLIPSonic DDIM speed: {args.config} config (U-Net {n_params / 1e6:.2f} M params, mel "
-          f"{shape[0]}x{shape[1]} = {clip_s:.3f} s), {args.steps} steps, guidance {args.guidance}, "
-          f"jax {jax.__version__} on {device.platform} ({device.device_kind}, {os.cpu_count()} CPUs)")
+    meta = dict(
+        jax=jax.__version__,
+        device=device.device_kind,
+        platform=device.platform,
+        cpus=os.cpu_count(),
+        machine=platform.processor() or platform.machine(),
+        config=args.config,
+        mel=list(shape),
+        clip_seconds=clip_s,
+        scaled_to=CLIP_SECONDS,
+        scale=scale,
+        params=int(n_params),
+        steps=args.steps,
+        guidance=args.guidance,
+        repeats=args.repeats,
+        weights="random",
+    )
+    print(
+        f"CLIPSonic DDIM speed: {args.config} config (U-Net {n_params / 1e6:.2f} M params, mel "
+        f"{shape[0]}x{shape[1]} = {clip_s:.3f} s), {args.steps} steps, guidance {args.guidance}, "
+        f"jax {jax.__version__} on {device.platform} ({device.device_kind}, {os.cpu_count()} CPUs)"
+    )
     if scale != 1.0:
-        print(f"per-clip columns are scaled by {scale:g} to a {CLIP_SECONDS} s clip "
-              f"(assumes cost proportional to frames; this config's mel is {clip_s:.3f} s)")
-    print("scan = one jitted lax.scan sampler; loop = Python loop over one jitted step (baseline); "
-          "same = outputs allclose (atol 1e-4); best of", args.repeats)
+        print(
+            f"per-clip columns are scaled by {scale:g} to a {CLIP_SECONDS} s clip "
+            f"(assumes cost proportional to frames; this config's mel is {clip_s:.3f} s)"
+        )
+    print(
+        "scan = one jitted lax.scan sampler; loop = Python loop over one jitted step (baseline); "
+        "same = outputs allclose (atol 1e-4); best of",
+        args.repeats,
+    )
 
     vocoder = None if args.no_vocoder else vocoder_seconds(cfg, args.repeats) * scale
     meta["vocoder_s_per_clip"] = vocoder
@@ -192,9 +226,13 @@ def main(argv=None):
         if not args.no_baseline:
             b_sec, x_loop = best_time(lambda: loop(params, cond, rng, args.guidance), args.repeats)
             diff = float(np.max(np.abs(np.asarray(x_scan) - np.asarray(x_loop))))
-            row.update(loop_seconds=b_sec, loop_s_per_clip=b_sec / batch * scale,
-                       speedup=b_sec / sec, max_abs_diff=diff,
-                       same=bool(np.allclose(x_scan, x_loop, atol=1e-4, rtol=1e-4)))
+            row.update(
+                loop_seconds=b_sec,
+                loop_s_per_clip=b_sec / batch * scale,
+                speedup=b_sec / sec,
+                max_abs_diff=diff,
+                same=bool(np.allclose(x_scan, x_loop, atol=1e-4, rtol=1e-4)),
+            )
         rows.append(row)
         print_row(row, None if vocoder is None else f"{vocoder:.4f}")
     with open(args.json, "w") as f:

@@ -6,6 +6,7 @@ the rule in Python, the baseline) against the symusic path (C++ parsing plus the
 
 Both readers must give identical tables; the script checks that on every file it times.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,18 @@ def make_folder(folder, n_files=20, n_notes=4000, seed=0):
         track = rng.integers(0, n_tracks, n_notes)
         onset = np.sort(rng.integers(0, 480 * 2000, n_notes))
         table = NoteTable(
-            480, onset, rng.integers(1, 960, n_notes), rng.integers(21, 109, n_notes),
-            rng.integers(1, 128, n_notes), (track * 13) % 128, track == 0, track,
-            tempo_tick=[0, 480 * 100], tempo_qpm=[120.0, 90.0],
-            time_signatures=[[0, 4, 4]], track_names=tuple(f"t{k}" for k in range(n_tracks)),
+            480,
+            onset,
+            rng.integers(1, 960, n_notes),
+            rng.integers(21, 109, n_notes),
+            rng.integers(1, 128, n_notes),
+            (track * 13) % 128,
+            track == 0,
+            track,
+            tempo_tick=[0, 480 * 100],
+            tempo_qpm=[120.0, 90.0],
+            time_signatures=[[0, 4, 4]],
+            track_names=tuple(f"t{k}" for k in range(n_tracks)),
         )
         write_midi(table.sorted(), Path(folder) / f"piece{i:03d}.mid")
     return folder
@@ -77,21 +86,38 @@ def main(argv=None):
     rows = []
     for backend in ("pretty_midi", "symusic"):
         seconds = results[backend][0]
-        rows.append({"backend": backend, "files": len(paths), "notes": notes, "seconds": seconds,
-                     "notes_per_second": notes / seconds})
+        rows.append(
+            {
+                "backend": backend,
+                "files": len(paths),
+                "notes": notes,
+                "seconds": seconds,
+                "notes_per_second": notes / seconds,
+            }
+        )
     speedup = rows[0]["seconds"] / rows[1]["seconds"]
 
     print(f"{'backend':<24}{'files':>7}{'notes':>10}{'seconds':>10}{'notes/s':>14}")
     for row, label in zip(rows, ("pretty_midi (mido), base", "symusic")):
-        print(f"{label:<24}{row['files']:>7}{row['notes']:>10}{row['seconds']:>10.3f}"
-              f"{row['notes_per_second']:>14,.0f}")
-    print(f"symusic path is {speedup:.1f}x faster; tables identical on "
-          f"{len(paths) - len(disagree)} of {len(paths)} files (skipped as bad: "
-          f"{len(paths) - len(good)})")
+        print(
+            f"{label:<24}{row['files']:>7}{row['notes']:>10}{row['seconds']:>10.3f}"
+            f"{row['notes_per_second']:>14,.0f}"
+        )
+    print(
+        f"symusic path is {speedup:.1f}x faster; tables identical on "
+        f"{len(paths) - len(disagree)} of {len(paths)} files (skipped as bad: "
+        f"{len(paths) - len(good)})"
+    )
     for path in disagree:
         print(f"  DIFFERENT: {path}")
-    report = {"folder": str(args.folder or "generated"), "rows": rows, "speedup": speedup,
-              "disagree": disagree, "python": platform.python_version(), "machine": platform.machine()}
+    report = {
+        "folder": str(args.folder or "generated"),
+        "rows": rows,
+        "speedup": speedup,
+        "disagree": disagree,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
     Path(args.json).write_text(json.dumps(report, indent=2))
     print(f"wrote {args.json}")
     return 1 if disagree else 0

@@ -1,4 +1,5 @@
 """The `clipsonic-jax` command: one subcommand per module in clipsonic_jax/commands."""
+
 import sys
 
 from train_kit.cli import run_cli

@@ -10,6 +10,7 @@ embedding, `layers.{i}` -> `layers_{i}`; `position_ids` buffers are ignored.
     clip.embed_images([rgb_uint8, ...]); clip.embed_texts(["a dog barking"])   # L2-normalised
     write_tiny_clip(DIR, seed=0)  # a tiny random CLIP with tokenizer and processor, for demos/tests
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,13 +62,17 @@ def _to_hf(array, kind):
 @functools.lru_cache(maxsize=4)
 def abstract_params(cfg: CLIPConfig):
     s = cfg.image_size
-    return jax.eval_shape(lambda: CLIP(cfg).init(jax.random.key(0), jnp.zeros((1, s, s, 3)),
-                                                 jnp.zeros((1, 4), jnp.int32))["params"])
+    return jax.eval_shape(
+        lambda: CLIP(cfg).init(jax.random.key(0), jnp.zeros((1, s, s, 3)), jnp.zeros((1, 4), jnp.int32))[
+            "params"
+        ]
+    )
 
 
 def load_params(path, cfg: CLIPConfig, dtype=jnp.float32):
     """Read a HF CLIP `model.safetensors` into our parameter tree (every tensor shape-checked)."""
     from safetensors.numpy import load_file
+
     if not os.path.exists(path):
         raise UserError(f"{path}: CLIP checkpoint not found")
     try:
@@ -83,8 +88,10 @@ def load_params(path, cfg: CLIPConfig, dtype=jnp.float32):
             continue
         value = _to_ours(tensors[key], kind)
         if value.shape != spec.shape:
-            raise UserError(f"{path}: {key} has shape {tensors[key].shape}, the config expects "
-                            f"{_to_hf(np.empty(spec.shape), kind).shape}")
+            raise UserError(
+                f"{path}: {key} has shape {tensors[key].shape}, the config expects "
+                f"{_to_hf(np.empty(spec.shape), kind).shape}"
+            )
         out[p] = jnp.asarray(value, dtype)
     if missing:
         raise UserError(f"{path}: {len(missing)} CLIP tensors missing, e.g. {missing[0]}")
@@ -94,6 +101,7 @@ def load_params(path, cfg: CLIPConfig, dtype=jnp.float32):
 def save_params(params, path):
     """Write our parameters as a HF-named `model.safetensors` (PyTorch layouts, float32)."""
     from safetensors.numpy import save_file
+
     flat = flax.traverse_util.flatten_dict(jax.device_get(params))
     tensors = {}
     for p, v in flat.items():
@@ -108,8 +116,10 @@ def preprocess(images, size, resample=3):
     /255, CLIP mean/std. Uses transformers' PIL CLIPImageProcessor (the reference implementation;
     the PIL backend is the one that needs neither torch nor torchvision)."""
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-    proc = CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size},
-                              resample=resample)
+
+    proc = CLIPImageProcessorPil(
+        size={"shortest_edge": size}, crop_size={"height": size, "width": size}, resample=resample
+    )
     pixels = proc(images=[np.asarray(i, np.uint8) for i in images], return_tensors="np")["pixel_values"]
     return np.asarray(pixels, np.float32).transpose(0, 2, 3, 1)
 
@@ -133,20 +143,29 @@ class LoadedCLIP:
     @functools.cached_property
     def tokenizer(self):
         from transformers import CLIPTokenizer
+
         if not os.path.exists(os.path.join(self.directory, "vocab.json")):
             raise UserError(f"{self.directory}: no tokenizer (vocab.json, merges.txt) for text queries")
         return CLIPTokenizer.from_pretrained(self.directory)
 
     def embed_images(self, images, batch_size=32):
         """L2-normalised image embeddings [N, proj] for uint8 RGB images."""
-        out = [np.asarray(self._image_fn(self.params, preprocess(images[i:i + batch_size],
-                                                                 self.cfg.image_size)))
-               for i in range(0, len(images), batch_size)]
+        out = [
+            np.asarray(
+                self._image_fn(self.params, preprocess(images[i : i + batch_size], self.cfg.image_size))
+            )
+            for i in range(0, len(images), batch_size)
+        ]
         return np.concatenate(out) if out else np.zeros((0, self.cfg.projection_dim), np.float32)
 
     def tokenize(self, texts):
-        ids = self.tokenizer(list(texts), padding="max_length", truncation=True,
-                             max_length=self.cfg.max_positions, return_tensors="np")["input_ids"]
+        ids = self.tokenizer(
+            list(texts),
+            padding="max_length",
+            truncation=True,
+            max_length=self.cfg.max_positions,
+            return_tensors="np",
+        )["input_ids"]
         return np.asarray(ids, np.int32)
 
     def embed_texts(self, texts):
@@ -167,14 +186,31 @@ def load_clip(directory):
 
 # --------------------------------------------------------------------------- tiny random CLIP
 
+
 def tiny_hf_config(image_size=32, patch=8, hidden=32, layers=2, heads=4, projection_dim=16):
     """A tiny CLIP config.json dict (vocab 600 covers the byte-level tiny tokenizer)."""
-    tower = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                 intermediate_size=hidden * 2, hidden_act="quick_gelu", layer_norm_eps=1e-5)
-    return {"model_type": "clip", "projection_dim": projection_dim, "logit_scale_init_value": 2.6592,
-            "vision_config": dict(tower, image_size=image_size, patch_size=patch, num_channels=3),
-            "text_config": dict(tower, vocab_size=600, max_position_embeddings=16,
-                                bos_token_id=598, eos_token_id=2, pad_token_id=599)}
+    tower = dict(
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=hidden * 2,
+        hidden_act="quick_gelu",
+        layer_norm_eps=1e-5,
+    )
+    return {
+        "model_type": "clip",
+        "projection_dim": projection_dim,
+        "logit_scale_init_value": 2.6592,
+        "vision_config": dict(tower, image_size=image_size, patch_size=patch, num_channels=3),
+        "text_config": dict(
+            tower,
+            vocab_size=600,
+            max_position_embeddings=16,
+            bos_token_id=598,
+            eos_token_id=2,
+            pad_token_id=599,
+        ),
+    }
 
 
 def tiny_vocab():
@@ -205,15 +241,25 @@ def write_tiny_clip(directory, seed=0, **config):
         json.dump(hf, f, indent=1)
     cfg = CLIPConfig.from_hf(hf)
     s = cfg.image_size
-    params = CLIP(cfg).init(jax.random.key(seed), jnp.zeros((1, s, s, 3)),
-                            jnp.zeros((1, 4), jnp.int32))["params"]
+    params = CLIP(cfg).init(jax.random.key(seed), jnp.zeros((1, s, s, 3)), jnp.zeros((1, 4), jnp.int32))[
+        "params"
+    ]
     save_params(params, os.path.join(directory, "model.safetensors"))
     with open(os.path.join(directory, "vocab.json"), "w") as f:
         json.dump(tiny_vocab(), f)
     with open(os.path.join(directory, "merges.txt"), "w") as f:
         f.write("#version: 0.2\n")
     with open(os.path.join(directory, "preprocessor_config.json"), "w") as f:
-        json.dump({"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": s},
-                   "crop_size": {"height": s, "width": s}, "do_center_crop": True,
-                   "image_mean": list(CLIP_MEAN), "image_std": list(CLIP_STD), "resample": 3}, f)
+        json.dump(
+            {
+                "image_processor_type": "CLIPImageProcessor",
+                "size": {"shortest_edge": s},
+                "crop_size": {"height": s, "width": s},
+                "do_center_crop": True,
+                "image_mean": list(CLIP_MEAN),
+                "image_std": list(CLIP_STD),
+                "resample": 3,
+            },
+            f,
+        )
     return cfg

@@ -15,6 +15,7 @@ reads like the checkpoint: params["vision_model"]["encoder"]["layers_0"]["self_a
     img = model.apply({"params": params}, pixels_nhwc, method=CLIP.encode_image)   # [B, proj]
     txt = model.apply({"params": params}, input_ids, method=CLIP.encode_text)      # [B, proj]
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,7 +44,7 @@ class CLIPConfig:
     patch: int = 32
     vocab_size: int = 49408
     max_positions: int = 77
-    eos_token_id: int = 2           # 2 is the legacy value: pool at argmax(input_ids)
+    eos_token_id: int = 2  # 2 is the legacy value: pool at argmax(input_ids)
     projection_dim: int = 512
     layer_norm_eps: float = 1e-5
 
@@ -54,29 +55,51 @@ class CLIPConfig:
     @classmethod
     def vit_b32(cls):
         """openai/clip-vit-base-patch32: 512-d embeddings (CLIPSep's model)."""
-        return cls(TowerConfig(768, 12, 12, 3072), TowerConfig(512, 12, 8, 2048),
-                   image_size=224, patch=32, projection_dim=512)
+        return cls(
+            TowerConfig(768, 12, 12, 3072),
+            TowerConfig(512, 12, 8, 2048),
+            image_size=224,
+            patch=32,
+            projection_dim=512,
+        )
 
     @classmethod
     def vit_l14(cls):
         """openai/clip-vit-large-patch14: 768-d embeddings (the DALL-E 2 priors' space)."""
-        return cls(TowerConfig(1024, 24, 16, 4096), TowerConfig(768, 12, 12, 3072),
-                   image_size=224, patch=14, projection_dim=768)
+        return cls(
+            TowerConfig(1024, 24, 16, 4096),
+            TowerConfig(768, 12, 12, 3072),
+            image_size=224,
+            patch=14,
+            projection_dim=768,
+        )
 
     @classmethod
     def from_hf(cls, d):
         """From a Hugging Face CLIP config.json dict (or CLIPConfig.to_dict())."""
         try:
             v, t = d["vision_config"], d["text_config"]
-            tower = lambda c: TowerConfig(int(c["hidden_size"]), int(c["num_hidden_layers"]),
-                                          int(c["num_attention_heads"]), int(c["intermediate_size"]),
-                                          str(c.get("hidden_act", "quick_gelu")))
-            return cls(tower(v), tower(t), image_size=int(v["image_size"]),
-                       patch=int(v["patch_size"]), vocab_size=int(t["vocab_size"]),
-                       max_positions=int(t["max_position_embeddings"]),
-                       eos_token_id=int(t.get("eos_token_id", 2)),
-                       projection_dim=int(d.get("projection_dim", 512)),
-                       layer_norm_eps=float(v.get("layer_norm_eps", 1e-5)))
+
+            def tower(c):
+                return TowerConfig(
+                    int(c["hidden_size"]),
+                    int(c["num_hidden_layers"]),
+                    int(c["num_attention_heads"]),
+                    int(c["intermediate_size"]),
+                    str(c.get("hidden_act", "quick_gelu")),
+                )
+
+            return cls(
+                tower(v),
+                tower(t),
+                image_size=int(v["image_size"]),
+                patch=int(v["patch_size"]),
+                vocab_size=int(t["vocab_size"]),
+                max_positions=int(t["max_position_embeddings"]),
+                eos_token_id=int(t.get("eos_token_id", 2)),
+                projection_dim=int(d.get("projection_dim", 512)),
+                layer_norm_eps=float(v.get("layer_norm_eps", 1e-5)),
+            )
         except (KeyError, TypeError, ValueError) as err:
             raise UserError(f"not a CLIP config: missing or bad field {err}") from err
 
@@ -99,8 +122,11 @@ class Attention(nn.Module):
     def __call__(self, x, mask=None):
         b, n, _ = x.shape
         dh = self.hidden // self.heads
-        split = lambda y: y.reshape(b, n, self.heads, dh)
-        q = split(nn.Dense(self.hidden, name="q_proj")(x)) * dh ** -0.5
+
+        def split(y):
+            return y.reshape(b, n, self.heads, dh)
+
+        q = split(nn.Dense(self.hidden, name="q_proj")(x)) * dh**-0.5
         k = split(nn.Dense(self.hidden, name="k_proj")(x))
         v = split(nn.Dense(self.hidden, name="v_proj")(x))
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32)
@@ -127,7 +153,8 @@ class Block(nn.Module):
     @nn.compact
     def __call__(self, x, mask=None):
         x = x + Attention(self.tower.hidden, self.tower.heads, name="self_attn")(
-            nn.LayerNorm(self.eps, name="layer_norm1")(x), mask)
+            nn.LayerNorm(self.eps, name="layer_norm1")(x), mask
+        )
         return x + MLP(self.tower, name="mlp")(nn.LayerNorm(self.eps, name="layer_norm2")(x))
 
 
@@ -148,9 +175,15 @@ class VisionEmbeddings(nn.Module):
     @nn.compact
     def __call__(self, pixels):
         h = self.cfg.vision.hidden
-        cls_token = self.param("class_embedding", nn.initializers.normal(h ** -0.5), (h,))
-        x = nn.Conv(h, (self.cfg.patch, self.cfg.patch), strides=self.cfg.patch, padding="VALID",
-                    use_bias=False, name="patch_embedding")(pixels)
+        cls_token = self.param("class_embedding", nn.initializers.normal(h**-0.5), (h,))
+        x = nn.Conv(
+            h,
+            (self.cfg.patch, self.cfg.patch),
+            strides=self.cfg.patch,
+            padding="VALID",
+            use_bias=False,
+            name="patch_embedding",
+        )(pixels)
         x = x.reshape(x.shape[0], -1, h)
         x = jnp.concatenate([jnp.broadcast_to(cls_token, (x.shape[0], 1, h)).astype(x.dtype), x], 1)
         pos = nn.Embed(self.cfg.num_patches + 1, h, name="position_embedding")
@@ -165,7 +198,7 @@ class VisionTransformer(nn.Module):
         """pixels float [B, S, S, 3] (NHWC, CLIP-normalised) -> (last_hidden_state, pooled)."""
         eps = self.cfg.layer_norm_eps
         x = VisionEmbeddings(self.cfg, name="embeddings")(pixels)
-        x = nn.LayerNorm(eps, name="pre_layrnorm")(x)   # "layrnorm" is the real HF key
+        x = nn.LayerNorm(eps, name="pre_layrnorm")(x)  # "layrnorm" is the real HF key
         x = Encoder(self.cfg.vision, eps, name="encoder")(x)
         return x, nn.LayerNorm(eps, name="post_layernorm")(x[:, 0])
 
@@ -193,7 +226,7 @@ class TextTransformer(nn.Module):
         x = Encoder(cfg.text, cfg.layer_norm_eps, name="encoder")(x, causal)
         x = nn.LayerNorm(cfg.layer_norm_eps, name="final_layer_norm")(x)
         if cfg.eos_token_id == 2:
-            eos = jnp.argmax(ids, axis=-1)       # legacy configs: EOT 49407 is the largest id
+            eos = jnp.argmax(ids, axis=-1)  # legacy configs: EOT 49407 is the largest id
         else:
             eos = jnp.argmax(ids == cfg.eos_token_id, axis=-1)
         return x, x[jnp.arange(ids.shape[0]), eos]

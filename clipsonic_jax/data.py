@@ -17,6 +17,7 @@ The cache (pairs.npz + meta.json) is reused when the same videos, mel settings a
 given again; it is written atomically, so processes of one job may build it side by side.
 Unreadable videos are skipped, counted and named.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,12 +40,12 @@ VIDEO_EXTS = (".mp4", ".mkv", ".webm", ".avi", ".mov")
 
 @dataclasses.dataclass
 class Cache:
-    mels: np.ndarray          # float32 [N, n_mels, frames], log-mel
-    embeddings: np.ndarray    # float32 [N, D], L2-normalised CLIP image embeddings
-    names: list               # video file names
-    labels: list              # label per video ("" when unknown)
-    times: np.ndarray         # float32 [N], the frame time (seconds)
-    skipped: list             # (name, reason) of videos that could not be used
+    mels: np.ndarray  # float32 [N, n_mels, frames], log-mel
+    embeddings: np.ndarray  # float32 [N, D], L2-normalised CLIP image embeddings
+    names: list  # video file names
+    labels: list  # label per video ("" when unknown)
+    times: np.ndarray  # float32 [N], the frame time (seconds)
+    skipped: list  # (name, reason) of videos that could not be used
 
 
 def list_videos(data_dir):
@@ -103,13 +104,20 @@ def prepare(data_dir, cache_dir, clip, cfg: MelConfig = MelConfig(), progress=Tr
             meta = json.load(f)
         if meta.get("fingerprint") == key:
             z = np.load(arr_path)
-            return Cache(z["mels"], z["embeddings"], meta["names"], meta["labels"], z["times"],
-                         [tuple(s) for s in meta["skipped"]])
+            return Cache(
+                z["mels"],
+                z["embeddings"],
+                meta["names"],
+                meta["labels"],
+                z["times"],
+                [tuple(s) for s in meta["skipped"]],
+            )
     labels_of = read_labels(data_dir)
     frames, mels, kept, times, skipped = [], [], [], [], []
     items = names
     if progress:
         from tqdm import tqdm
+
         items = tqdm(names, desc="videos -> (frame, mel)", unit="video")
     for name in items:
         try:
@@ -119,20 +127,38 @@ def prepare(data_dir, cache_dir, clip, cfg: MelConfig = MelConfig(), progress=Tr
             continue
         frames.append(frame), mels.append(mel), kept.append(name), times.append(t)
     if skipped:
-        print(f"skipped {len(skipped)} of {len(names)} videos: " +
-              "; ".join(f"{n} ({r})" for n, r in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
+        print(
+            f"skipped {len(skipped)} of {len(names)} videos: "
+            + "; ".join(f"{n} ({r})" for n, r in skipped[:5])
+            + (" ..." if len(skipped) > 5 else "")
+        )
     if not kept:
         raise UserError(f"{data_dir}: none of the {len(names)} videos could be read")
     emb = clip.embed_images(frames)
-    cache = Cache(np.stack(mels), emb.astype(np.float32), kept,
-                  [labels_of.get(n, "") for n in kept], np.asarray(times, np.float32), skipped)
+    cache = Cache(
+        np.stack(mels),
+        emb.astype(np.float32),
+        kept,
+        [labels_of.get(n, "") for n in kept],
+        np.asarray(times, np.float32),
+        skipped,
+    )
     os.makedirs(cache_dir, exist_ok=True)
     # Arrays first, meta.json (the fingerprint) last: a reader never sees new meta with old arrays.
     with _atomic(arr_path) as f:
         np.savez(f, mels=cache.mels, embeddings=cache.embeddings, times=cache.times)
     with _atomic(meta_path) as f:
-        f.write(json.dumps({"fingerprint": key, "names": kept, "labels": cache.labels,
-                            "skipped": skipped, "mel": dataclasses.asdict(cfg)}).encode())
+        f.write(
+            json.dumps(
+                {
+                    "fingerprint": key,
+                    "names": kept,
+                    "labels": cache.labels,
+                    "skipped": skipped,
+                    "mel": dataclasses.asdict(cfg),
+                }
+            ).encode()
+        )
     return cache
 
 
@@ -154,8 +180,7 @@ def _atomic(path):
             os.remove(tmp)
 
 
-def make_dataset(mels, embeddings, batch_size, *, train=True, seed=0, process_index=0,
-                 process_count=1):
+def make_dataset(mels, embeddings, batch_size, *, train=True, seed=0, process_index=0, process_count=1):
     """grain MapDataset of {"mel": [b, M, T], "cond": [b, D]}: this process's rows
     [i*b:(i+1)*b] (b = batch_size / process_count) of each global batch of `batch_size`, so
     every process count sees the same global batches.
@@ -164,6 +189,7 @@ def make_dataset(mels, embeddings, batch_size, *, train=True, seed=0, process_in
     is one ordered epoch (static shapes: the partial batch is dropped there too).
     """
     import grain
+
     if len(mels) == 0:
         raise UserError("no training pairs")
     if batch_size % process_count:
@@ -176,7 +202,7 @@ def make_dataset(mels, embeddings, batch_size, *, train=True, seed=0, process_in
         if len(idx) < batch_size:
             idx = idx.repeat(int(np.ceil(batch_size / len(idx))))
         idx = idx.shuffle(seed=seed).repeat(None)
-    idx = idx.batch(batch_size, drop_remainder=True).map(lambda rows: rows[lo:lo + share])
+    idx = idx.batch(batch_size, drop_remainder=True).map(lambda rows: rows[lo : lo + share])
     return idx.map(lambda rows: {"mel": mels[rows], "cond": embeddings[rows]})
 
 
@@ -208,6 +234,7 @@ def ensure_demo_inputs(d, sample_rate, seed=0):
     (d.make_tiny_clip) and d.synthetic_clips synthetic clips in an empty d.path. Each is built
     in a private folder and renamed into place, so concurrent processes cannot clash."""
     from clipsonic_jax import clip_load, synthetic
+
     if not d.clip_dir:
         raise UserError("data.clip_dir is not set: give a Hugging Face CLIP folder (--clip DIR)")
     if d.make_tiny_clip and not os.path.exists(os.path.join(d.clip_dir, "config.json")):
@@ -215,8 +242,12 @@ def ensure_demo_inputs(d, sample_rate, seed=0):
         build_in_place(d.clip_dir, lambda tmp: clip_load.write_tiny_clip(tmp, **clip_load.DEMO_CLIP))
     if d.synthetic_clips > 0 and not (os.path.isdir(d.path) and list_videos(d.path)):
         print(f"writing {d.synthetic_clips} synthetic clips to {d.path}")
-        build_in_place(d.path, lambda tmp: synthetic.write_dataset(
-            tmp, d.synthetic_clips, seed=seed, sample_rate=sample_rate, progress=True))
+        build_in_place(
+            d.path,
+            lambda tmp: synthetic.write_dataset(
+                tmp, d.synthetic_clips, seed=seed, sample_rate=sample_rate, progress=True
+            ),
+        )
 
 
 def build_in_place(target, build):
@@ -228,6 +259,6 @@ def build_in_place(target, build):
     os.makedirs(os.path.dirname(target), exist_ok=True)
     build(tmp)
     try:
-        os.rename(tmp, target)     # replaces an empty folder; fails if another process won
+        os.rename(tmp, target)  # replaces an empty folder; fails if another process won
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)

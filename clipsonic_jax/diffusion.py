@@ -8,6 +8,7 @@ condition is dropped and the network uses its learned null embedding). What the 
 x_t = a·x0 + s·eps, a = sqrt(alpha_bar_t), s = sqrt(1 - alpha_bar_t). DiffusionConfig is defined
 in clipsonic_jax/config.py (re-exported here).
 """
+
 from __future__ import annotations
 
 import jax
@@ -24,7 +25,10 @@ def alpha_bar(cfg: DiffusionConfig):
         betas = np.linspace(*cfg.linear_beta, n, dtype=np.float64)
         return np.cumprod(1.0 - betas)
     s = 0.008
-    f = lambda t: np.cos((t / n + s) / (1 + s) * np.pi / 2) ** 2
+
+    def f(t):
+        return np.cos((t / n + s) / (1 + s) * np.pi / 2) ** 2
+
     betas = np.clip(1.0 - f(np.arange(1, n + 1)) / f(np.arange(n)), 0.0, 0.999)
     return np.cumprod(1.0 - betas)
 

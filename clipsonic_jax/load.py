@@ -6,6 +6,7 @@
 No training module is imported. Anything that is not a loadable CLIPSonic run (no folder, another
 system's run, the old clipsonic.json format, missing or mis-shaped parameters) is one-line RunError.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,6 +27,7 @@ def abstract_params(cfg: Config):
 
     from clipsonic_jax.unet import UNet, init_params
     from train_kit.sharding import unbox
+
     shape = (cfg.mel.n_mels, cfg.mel.clip_frames)
     return unbox(jax.eval_shape(lambda k: init_params(UNet(cfg.unet), k, shape), jax.random.key(0)))
 
@@ -42,6 +44,13 @@ def load(path) -> Model:
         stats = MelStats(float(run.info["mel_stats"]["low"]), float(run.info["mel_stats"]["high"]))
     except (KeyError, TypeError, ValueError) as err:
         raise RunError(f"{path}: bad mel_stats in run.json ({err!r})") from err
-    return Model(cfg, stats, params, run.info["clip_dir"],
-                 None if mean is None else np.asarray(mean, np.float32), float(run.info["cond_scale"]),
-                 str(path), run.step)
+    return Model(
+        cfg,
+        stats,
+        params,
+        run.info["clip_dir"],
+        None if mean is None else np.asarray(mean, np.float32),
+        float(run.info["cond_scale"]),
+        str(path),
+        run.step,
+    )

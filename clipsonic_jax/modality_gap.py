@@ -4,6 +4,7 @@ reference §1.2). The mean over mismatched pairs is given beside it as the refer
 
     r = modality_gap(text_emb [K, D], image_emb [N, D], query_of_clip int [N])
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ def modality_gap(text_emb, image_emb, query_of_clip):
         raise UserError("modality gap needs one query index per clip and at least one clip")
     t = t / np.linalg.norm(t, axis=1, keepdims=True)
     i = i / np.linalg.norm(i, axis=1, keepdims=True)
-    cos = i @ t.T                                   # [N, K]
+    cos = i @ t.T  # [N, K]
     matched = cos[np.arange(len(q)), q]
     other = np.ones_like(cos, bool)
     other[np.arange(len(q)), q] = False

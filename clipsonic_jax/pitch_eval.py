@@ -7,6 +7,7 @@ measured on held-out clips against chance = 1 / number of classes.
 
     report = pitch_accuracy(model, cache, eval_idx, train_idx)   # model: load.load(RUN)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,11 +37,19 @@ def pitch_accuracy(model, cache, eval_idx, train_idx, seed=0, steps=None, guidan
     if not all(labels):
         raise ValueError("pitch accuracy needs labelled (synthetic) clips")
     bands = class_bands(cache.mels[train_idx], labels[train_idx])
-    mels = [model.generate(cache.embeddings[eval_idx[i:i + batch]], seed=seed + i, steps=steps,
-                         guidance=guidance) for i in range(0, len(eval_idx), batch)]
+    mels = [
+        model.generate(
+            cache.embeddings[eval_idx[i : i + batch]], seed=seed + i, steps=steps, guidance=guidance
+        )
+        for i in range(0, len(eval_idx), batch)
+    ]
     pred = classify(np.concatenate(mels), bands)
     truth = labels[eval_idx]
     real = classify(cache.mels[eval_idx], bands)
-    return {"accuracy": float(np.mean(np.asarray(pred) == truth)),
-            "real_audio_accuracy": float(np.mean(np.asarray(real) == truth)),
-            "chance": 1.0 / len(bands), "n": int(len(eval_idx)), "class_bands": bands}
+    return {
+        "accuracy": float(np.mean(np.asarray(pred) == truth)),
+        "real_audio_accuracy": float(np.mean(np.asarray(real) == truth)),
+        "chance": 1.0 / len(bands),
+        "n": int(len(eval_idx)),
+        "class_bands": bands,
+    }

@@ -12,8 +12,8 @@ DDIM is eta = 0 (deterministic); DDPM is eta = 1, the ancestral posterior q(x_s 
 (w = 1 is plain conditional sampling, w = 0 unconditional). `guidance` is traced, so changing it
 does not recompile.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
@@ -31,8 +31,7 @@ def timestep_pairs(timesteps, steps):
     return ts, np.append(ts[1:], -1).astype(np.int32)
 
 
-def make_sampler(apply_fn, cfg: DiffusionConfig, shape, steps=50, kind="ddim", eta=None,
-                 clip_x0=None):
+def make_sampler(apply_fn, cfg: DiffusionConfig, shape, steps=50, kind="ddim", eta=None, clip_x0=None):
     """A jitted fn(params, cond, rng, guidance) -> x0 [B, *shape].
 
     kind "ddim" (eta 0 unless given) or "ddpm" (eta 1). clip_x0: clamp predicted x0 to
@@ -41,7 +40,7 @@ def make_sampler(apply_fn, cfg: DiffusionConfig, shape, steps=50, kind="ddim", e
     if kind not in ("ddim", "ddpm"):
         raise UserError(f"sampler {kind!r}: choose 'ddim' or 'ddpm'")
     eta = (0.0 if kind == "ddim" else 1.0) if eta is None else float(eta)
-    abar = np.concatenate([alpha_bar(cfg), [1.0]])     # index -1 -> alpha_bar = 1 (clean)
+    abar = np.concatenate([alpha_bar(cfg), [1.0]])  # index -1 -> alpha_bar = 1 (clean)
     ts, prev = timestep_pairs(cfg.timesteps, steps)
     ab_t, ab_s = abar[ts], abar[prev]
     sigma = eta * np.sqrt((1 - ab_s) / (1 - ab_t)) * np.sqrt(np.clip(1 - ab_t / ab_s, 0, None))
@@ -65,8 +64,11 @@ def make_sampler(apply_fn, cfg: DiffusionConfig, shape, steps=50, kind="ddim", e
             if clip_x0 is not None:
                 x0 = jnp.clip(x0, -clip_x0, clip_x0)
                 eps = (x - a * x0) / s
-            x = (jnp.sqrt(a_s) * x0 + jnp.sqrt(jnp.maximum(1 - a_s - sig ** 2, 0.0)) * eps
-                 + sig * jax.random.normal(key, x.shape, x.dtype))
+            x = (
+                jnp.sqrt(a_s) * x0
+                + jnp.sqrt(jnp.maximum(1 - a_s - sig**2, 0.0)) * eps
+                + sig * jax.random.normal(key, x.shape, x.dtype)
+            )
             return x, None
 
         keys = jax.random.split(k_steps, len(ts))

@@ -7,6 +7,7 @@ the colour; shape, position, size and background vary and carry no audio informa
     write_dataset(out_dir, n_clips=64, seed=0)   # out_dir/clip_00000.mp4 ... + labels.csv
     CLASSES                                      # (name, rgb, frequency in Hz)
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,7 +40,7 @@ def draw_frame(rgb, shape, centre, radius, size, background):
     yy, xx = np.mgrid[:size, :size].astype(np.float32)
     cy, cx = centre
     if shape == "circle":
-        mask = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius ** 2
+        mask = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
     elif shape == "square":
         mask = (abs(yy - cy) <= radius * 0.85) & (abs(xx - cx) <= radius * 0.85)
     else:  # upward triangle
@@ -54,8 +55,10 @@ def tone(freq, seconds, sample_rate=16000, rng=None):
     """A harmonic tone with a soft attack/release and a little noise, peak about 0.5."""
     rng = rng or np.random.default_rng(0)
     t = np.arange(int(round(seconds * sample_rate))) / sample_rate
-    wave = sum(a * np.sin(2 * np.pi * k * freq * t + rng.uniform(0, 2 * np.pi))
-               for k, a in ((1, 1.0), (2, 0.4), (3, 0.2)))
+    wave = sum(
+        a * np.sin(2 * np.pi * k * freq * t + rng.uniform(0, 2 * np.pi))
+        for k, a in ((1, 1.0), (2, 0.4), (3, 0.2))
+    )
     env = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.05)
     wave = wave * env + 0.01 * rng.normal(size=t.size)
     return (0.5 * wave / np.abs(wave).max()).astype(np.float32)
@@ -70,13 +73,18 @@ def make_clip(rng, label_index, seconds=5.0, fps=4, size=64, sample_rate=16000):
     end = rng.uniform(radius, size - radius, 2)
     background = rng.integers(0, 90, 3)
     n = int(round(seconds * fps))
-    frames = np.stack([draw_frame(rgb, shape, start + (end - start) * i / max(n - 1, 1), radius,
-                                  size, background) for i in range(n)])
+    frames = np.stack(
+        [
+            draw_frame(rgb, shape, start + (end - start) * i / max(n - 1, 1), radius, size, background)
+            for i in range(n)
+        ]
+    )
     return frames, tone(freq, seconds, sample_rate, rng), name
 
 
-def write_dataset(out_dir, n_clips=64, seed=0, seconds=5.0, fps=4, size=64, sample_rate=16000,
-                  progress=False):
+def write_dataset(
+    out_dir, n_clips=64, seed=0, seconds=5.0, fps=4, size=64, sample_rate=16000, progress=False
+):
     """Write n_clips MP4 files (classes balanced round-robin) and labels.csv; returns the rows."""
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -84,6 +92,7 @@ def write_dataset(out_dir, n_clips=64, seed=0, seconds=5.0, fps=4, size=64, samp
     items = range(n_clips)
     if progress:
         from tqdm import tqdm
+
         items = tqdm(items, desc="synthetic clips", unit="clip")
     for i in items:
         frames, wave, label = make_clip(rng, i % len(CLASSES), seconds, fps, size, sample_rate)

@@ -15,6 +15,7 @@ guess of the right order (~143 M parameters is the third-party count for CLIPSon
 Mel bands and frames must be divisible by 2**(levels - 1). Parameters carry logical axis names
 for train_kit's rules (conv kernels: conv_in/conv_out; dense: embed/mlp).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,22 +32,34 @@ ACT = ("batch", "height", "width", "channels")
 
 def _conv(features, kernel=3, stride=1, name=None, zero=False):
     init = nn.initializers.zeros if zero else nn.initializers.lecun_normal()
-    return nn.Conv(features, (kernel, kernel), strides=stride, padding="SAME", name=name,
-                   kernel_init=nn.with_logical_partitioning(init, (None, None, "conv_in", "conv_out")),
-                   bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("conv_out",)))
+    return nn.Conv(
+        features,
+        (kernel, kernel),
+        strides=stride,
+        padding="SAME",
+        name=name,
+        kernel_init=nn.with_logical_partitioning(init, (None, None, "conv_in", "conv_out")),
+        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("conv_out",)),
+    )
 
 
 def _dense(features, name=None, zero=False):
     init = nn.initializers.zeros if zero else nn.initializers.lecun_normal()
-    return nn.Dense(features, name=name,
-                    kernel_init=nn.with_logical_partitioning(init, ("embed", "mlp")),
-                    bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("mlp",)))
+    return nn.Dense(
+        features,
+        name=name,
+        kernel_init=nn.with_logical_partitioning(init, ("embed", "mlp")),
+        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("mlp",)),
+    )
 
 
 def _norm(groups, name=None):
-    return nn.GroupNorm(num_groups=groups, name=name,
-                        scale_init=nn.with_logical_partitioning(nn.initializers.ones, ("norm",)),
-                        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("norm",)))
+    return nn.GroupNorm(
+        num_groups=groups,
+        name=name,
+        scale_init=nn.with_logical_partitioning(nn.initializers.ones, ("norm",)),
+        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("norm",)),
+    )
 
 
 def timestep_embedding(t, dim, max_period=10000.0):
@@ -101,8 +114,11 @@ class UNet(nn.Module):
         dim = 4 * cfg.channels
         emb = _dense(dim, "time_1")(timestep_embedding(t, cfg.channels))
         emb = _dense(dim, "time_2")(nn.silu(emb))
-        null = self.param("null_cond", nn.with_logical_partitioning(nn.initializers.normal(0.02), ("embed",)),
-                          (cfg.cond_dim,))
+        null = self.param(
+            "null_cond",
+            nn.with_logical_partitioning(nn.initializers.normal(0.02), ("embed",)),
+            (cfg.cond_dim,),
+        )
         c = jnp.where(keep[:, None], cond.astype(x.dtype), null.astype(x.dtype))
         c = _dense(dim, "cond_2")(nn.silu(_dense(dim, "cond_1")(c)))
         emb = emb + c
@@ -111,7 +127,9 @@ class UNet(nn.Module):
         skips = [h]
         for i, mult in enumerate(cfg.channel_mults):
             for j in range(cfg.res_blocks):
-                h = ResBlock(cfg.channels * mult, cfg.groups, cfg.dropout, name=f"down_{i}_{j}")(h, emb, train)
+                h = ResBlock(cfg.channels * mult, cfg.groups, cfg.dropout, name=f"down_{i}_{j}")(
+                    h, emb, train
+                )
                 if i in cfg.attention_levels:
                     h = SelfAttention(cfg.heads, cfg.groups, name=f"down_attn_{i}_{j}")(h)
                 skips.append(h)
@@ -141,12 +159,19 @@ class UNet(nn.Module):
 def init_params(net: UNet, rng, mel_shape, rows=1):
     """Boxed parameters of `net` for mels of shape (n_mels, frames), from a zero batch of `rows`."""
     x = jnp.zeros((rows, *mel_shape), jnp.float32)
-    return net.init(rng, x, jnp.zeros((rows,), jnp.int32), jnp.zeros((rows, net.cfg.cond_dim), jnp.float32),
-                    jnp.ones((rows,), bool))["params"]
+    return net.init(
+        rng,
+        x,
+        jnp.zeros((rows,), jnp.int32),
+        jnp.zeros((rows, net.cfg.cond_dim), jnp.float32),
+        jnp.ones((rows,), bool),
+    )["params"]
 
 
 def make_apply(net: UNet):
     """apply_fn(params, x, t, cond, keep), the form diffusion.make_loss and the samplers call."""
+
     def apply_fn(params, x, t, cond, keep):
         return net.apply({"params": params}, x, t, cond, keep)
+
     return apply_fn

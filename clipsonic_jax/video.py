@@ -7,6 +7,7 @@
 
 A file PyAV cannot open or decode raises MusicFileError(path, reason).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,6 +29,7 @@ class VideoInfo:
 
 def _open(path):
     import av
+
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError) as err:
@@ -40,13 +42,19 @@ def probe(path):
             raise MusicFileError(path, "no video stream")
         v = box.streams.video[0]
         duration = float(box.duration / 1e6) if box.duration else float(v.duration * v.time_base)
-        return VideoInfo(duration, float(v.average_rate or 0), v.codec_context.width,
-                         v.codec_context.height, bool(box.streams.audio))
+        return VideoInfo(
+            duration,
+            float(v.average_rate or 0),
+            v.codec_context.width,
+            v.codec_context.height,
+            bool(box.streams.audio),
+        )
 
 
 def read_frames(path, times):
     """The frame on screen at each time (seconds): the last frame starting at or before it."""
     import av
+
     times = np.asarray(times, np.float64)
     order = np.argsort(times)
     out = [None] * len(times)
@@ -75,6 +83,7 @@ def read_frames(path, times):
 def read_audio(path, sample_rate=16000):
     """The first audio track, downmixed to mono and resampled, as float32 in [-1, 1]."""
     import av
+
     chunks = []
     with _open(path) as box:
         if not box.streams.audio:
@@ -96,6 +105,7 @@ def read_audio(path, sample_rate=16000):
 def write_video(path, frames, fps, wave=None, sample_rate=16000, crf=18):
     """Write uint8 frames [T, H, W, 3] (H, W even) and an optional mono wave to an MP4."""
     import av
+
     frames = np.asarray(frames, np.uint8)
     with av.open(str(path), "w") as box:
         v = box.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
@@ -112,8 +122,9 @@ def write_video(path, frames, fps, wave=None, sample_rate=16000, crf=18):
             pcm = np.asarray(wave, np.float32).reshape(1, -1)
             step = 1024
             for i in range(0, pcm.shape[1], step):
-                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, i:i + step]),
-                                                   format="flt", layout="mono")
+                chunk = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(pcm[:, i : i + step]), format="flt", layout="mono"
+                )
                 chunk.sample_rate = sample_rate
                 chunk.pts = i
                 box.mux(a.encode(chunk))

@@ -16,6 +16,7 @@ Only note rows count (a field code of 0 marks a non-note row). Pairs, by definit
   the attention sums include the diagonal (s = t; future keys get zero attention anyway) and
   the baseline counts the whole square, future pairs and the diagonal included.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,7 +42,7 @@ def pair_mask(values, definition="paper"):
     mask = note[:, None] & note[None, :]
     if definition == "paper":
         return mask & np.tri(length, k=-1, dtype=bool)
-    mask[0, :] = False   # queries 1..L-1
+    mask[0, :] = False  # queries 1..L-1
     mask[:, -1] = False  # keys 0..L-2
     return mask
 
@@ -50,10 +51,10 @@ def pair_mask(values, definition="paper"):
 class RelativeAttention:
     """Running sums for one field: attention mass and pair counts per head and difference."""
 
-    span: int                      # differences -span..span are kept (bin k + span)
+    span: int  # differences -span..span are kept (bin k + span)
     heads: int
-    attention: np.ndarray = None   # [heads, 2*span+1] attention mass
-    pairs: np.ndarray = None       # [2*span+1] pair counts (the uniform baseline)
+    attention: np.ndarray = None  # [heads, 2*span+1] attention mass
+    pairs: np.ndarray = None  # [2*span+1] pair counts (the uniform baseline)
 
     def __post_init__(self):
         if self.attention is None:
@@ -70,8 +71,9 @@ class RelativeAttention:
         attn = np.asarray(attn, np.float64)
         values = np.asarray(values, np.int64)
         if attn.shape != (self.heads, len(values), len(values)):
-            raise ValueError(f"attention {attn.shape} does not match {self.heads} heads and "
-                             f"{len(values)} events")
+            raise ValueError(
+                f"attention {attn.shape} does not match {self.heads} heads and {len(values)} events"
+            )
         mask = pair_mask(values, definition)
         diff = values[None, :] - values[:, None]  # [s, t]: key minus query
         if np.abs(diff[mask]).max(initial=0) > self.span:
@@ -79,8 +81,7 @@ class RelativeAttention:
         bins = diff[mask] + self.span
         self.pairs += np.bincount(bins, minlength=len(self.pairs))
         for h in range(self.heads):
-            self.attention[h] += np.bincount(bins, weights=attn[h][mask],
-                                             minlength=len(self.pairs))
+            self.attention[h] += np.bincount(bins, weights=attn[h][mask], minlength=len(self.pairs))
 
     def relative(self):
         """[heads, 2*span+1] mean relative attention (each row sums to 1; NaN if nothing)."""
@@ -98,8 +99,7 @@ class RelativeAttention:
 
 def new_stats(vocab_sizes, heads):
     """One RelativeAttention per analysed field, spanning every possible code difference."""
-    return {name: RelativeAttention(span=vocab_sizes[col] - 1, heads=heads)
-            for name, col in ANALYSED.items()}
+    return {name: RelativeAttention(span=vocab_sizes[col] - 1, heads=heads) for name, col in ANALYSED.items()}
 
 
 def add_piece(stats, codes, attn, definition="paper"):
@@ -112,7 +112,7 @@ def add_piece(stats, codes, attn, definition="paper"):
 def piece_codes(notes, max_seq_len, max_beat):
     """The analysed rows of one test piece, as the reference: beat-trimmed, capped to
     max_seq_len rows (end-of-song kept), then cut to the first max_seq_len - 1 rows."""
-    return cap_length(encode_notes(trim_beats(notes, max_beat)), max_seq_len)[:max_seq_len - 1]
+    return cap_length(encode_notes(trim_beats(notes, max_beat)), max_seq_len)[: max_seq_len - 1]
 
 
 def attention_maps(model_cfg, params, codes, layer=-1):
@@ -124,8 +124,9 @@ def attention_maps(model_cfg, params, codes, layer=-1):
     padded[0, :length] = codes
     mask = np.arange(width)[None] < length
     state = _forward(model_cfg)(params, padded, mask)
-    blocks = sorted((k for k in state["intermediates"] if k.startswith("blocks_")),
-                    key=lambda k: int(k.split("_")[1]))
+    blocks = sorted(
+        (k for k in state["intermediates"] if k.startswith("blocks_")), key=lambda k: int(k.split("_")[1])
+    )
     (probs,) = state["intermediates"][blocks[layer]]["attn"]["attention"]  # sown as a 1-tuple
     return np.asarray(probs[0, :, :length, :length])
 
@@ -138,12 +139,10 @@ def _forward(model_cfg):
     from mmt_jax.model import MusicTransformer
 
     model = MusicTransformer(model_cfg)
-    return jax.jit(lambda p, c, m: model.apply({"params": p}, c, m,
-                                               mutable=["intermediates"])[1])
+    return jax.jit(lambda p, c, m: model.apply({"params": p}, c, m, mutable=["intermediates"])[1])
 
 
-def analyse(params, model_cfg, pieces, *, definition="paper", layer=-1, max_beat=None,
-            progress=True):
+def analyse(params, model_cfg, pieces, *, definition="paper", layer=-1, max_beat=None, progress=True):
     """Statistics over note arrays `pieces` ([N, 5] each): {field: RelativeAttention}."""
     from tqdm.auto import tqdm
 
@@ -180,8 +179,9 @@ def plot_gain(stats, out_dir, title_suffix=""):
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from pathlib import Path
+
+    import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -193,9 +193,15 @@ def plot_gain(stats, out_dir, title_suffix=""):
         limit = float(np.nanmax(np.abs(gain))) if np.isfinite(gain).any() else 1.0
         limit = limit or 1.0
         fig, ax = plt.subplots(figsize=(max(4.0, 0.13 * keep.sum() + 1.5), 0.35 * st.heads + 1.3))
-        image = ax.imshow(gain, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto",
-                          interpolation="nearest",
-                          extent=(low - 0.5, high + 0.5, st.heads + 0.5, 0.5))
+        image = ax.imshow(
+            gain,
+            cmap="RdBu_r",
+            vmin=-limit,
+            vmax=limit,
+            aspect="auto",
+            interpolation="nearest",
+            extent=(low - 0.5, high + 0.5, st.heads + 0.5, 0.5),
+        )
         ax.set_xlabel(f"{name} difference (key - query)")
         ax.set_ylabel("head")
         ax.set_yticks(range(1, st.heads + 1))

@@ -1,4 +1,5 @@
 """The `mmt-jax` command: one subcommand per module in mmt_jax/commands."""
+
 import sys
 
 from train_kit.cli import run_cli

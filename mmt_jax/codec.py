@@ -5,6 +5,7 @@ onsets at RESOLUTION ticks per quarter note. A code array has one row per event,
 FIELDS = (type, beat, position, pitch, duration, instrument); code 0 in the last five fields
 means "none" and is also the padding value. Plain NumPy, vectorised, no JAX.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,26 +27,109 @@ TYPE_NAMES = ("start-of-song", "instrument", "start-of-notes", "note", "end-of-s
 SOS, INSTRUMENT, SON, NOTE, EOS = range(5)
 
 KNOWN_DURATIONS = np.array(
-    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 18, 20, 21, 24, 30, 36, 40, 42, 48, 60,
-     72, 84, 96, 120, 144, 168, 192, 384], np.int64)
+    [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+        12,
+        15,
+        16,
+        18,
+        20,
+        21,
+        24,
+        30,
+        36,
+        40,
+        42,
+        48,
+        60,
+        72,
+        84,
+        96,
+        120,
+        144,
+        168,
+        192,
+        384,
+    ],
+    np.int64,
+)
 
 # Instrument code (index) -> (name, program used when decoding); code 0 is "none".
 _INSTRUMENTS = (
-    (None, -1), ("piano", 0), ("electric-piano", 4), ("harpsichord", 6), ("clavinet", 7),
-    ("celesta", 8), ("glockenspiel", 9), ("music-box", 10), ("vibraphone", 11),
-    ("marimba", 12), ("xylophone", 13), ("tubular-bells", 14), ("dulcimer", 15),
-    ("organ", 16), ("church-organ", 19), ("accordion", 21), ("harmonica", 22),
-    ("bandoneon", 23), ("nylon-string-guitar", 24), ("steel-string-guitar", 25),
-    ("electric-guitar", 26), ("bass", 32), ("electric-bass", 33), ("slap-bass", 36),
-    ("synth-bass", 38), ("violin", 40), ("viola", 41), ("cello", 42), ("contrabass", 43),
-    ("harp", 46), ("timpani", 47), ("strings", 49), ("synth-strings", 50), ("voices", 52),
-    ("orchestra-hit", 55), ("trumpet", 56), ("trombone", 57), ("tuba", 58), ("horn", 60),
-    ("brasses", 61), ("synth-brasses", 62), ("soprano-saxophone", 64),
-    ("alto-saxophone", 65), ("tenor-saxophone", 66), ("baritone-saxophone", 67),
-    ("oboe", 68), ("english-horn", 69), ("bassoon", 70), ("clarinet", 71), ("piccolo", 72),
-    ("flute", 73), ("recorder", 74), ("pan-flute", 75), ("ocarina", 79), ("lead", 80),
-    ("pad", 88), ("sitar", 104), ("banjo", 105), ("shamisen", 106), ("koto", 107),
-    ("kalimba", 108), ("bag-pipe", 109), ("shehnai", 111), ("melodic-tom", 117),
+    (None, -1),
+    ("piano", 0),
+    ("electric-piano", 4),
+    ("harpsichord", 6),
+    ("clavinet", 7),
+    ("celesta", 8),
+    ("glockenspiel", 9),
+    ("music-box", 10),
+    ("vibraphone", 11),
+    ("marimba", 12),
+    ("xylophone", 13),
+    ("tubular-bells", 14),
+    ("dulcimer", 15),
+    ("organ", 16),
+    ("church-organ", 19),
+    ("accordion", 21),
+    ("harmonica", 22),
+    ("bandoneon", 23),
+    ("nylon-string-guitar", 24),
+    ("steel-string-guitar", 25),
+    ("electric-guitar", 26),
+    ("bass", 32),
+    ("electric-bass", 33),
+    ("slap-bass", 36),
+    ("synth-bass", 38),
+    ("violin", 40),
+    ("viola", 41),
+    ("cello", 42),
+    ("contrabass", 43),
+    ("harp", 46),
+    ("timpani", 47),
+    ("strings", 49),
+    ("synth-strings", 50),
+    ("voices", 52),
+    ("orchestra-hit", 55),
+    ("trumpet", 56),
+    ("trombone", 57),
+    ("tuba", 58),
+    ("horn", 60),
+    ("brasses", 61),
+    ("synth-brasses", 62),
+    ("soprano-saxophone", 64),
+    ("alto-saxophone", 65),
+    ("tenor-saxophone", 66),
+    ("baritone-saxophone", 67),
+    ("oboe", 68),
+    ("english-horn", 69),
+    ("bassoon", 70),
+    ("clarinet", 71),
+    ("piccolo", 72),
+    ("flute", 73),
+    ("recorder", 74),
+    ("pan-flute", 75),
+    ("ocarina", 79),
+    ("lead", 80),
+    ("pad", 88),
+    ("sitar", 104),
+    ("banjo", 105),
+    ("shamisen", 106),
+    ("koto", 107),
+    ("kalimba", 108),
+    ("bag-pipe", 109),
+    ("shehnai", 111),
+    ("melodic-tom", 117),
     ("synth-drums", 118),
 )
 INSTRUMENT_NAMES = tuple(name for name, _ in _INSTRUMENTS)  # code -> name (None for 0)
@@ -56,36 +140,59 @@ INSTRUMENT_CODES = {name: code for code, name in enumerate(INSTRUMENT_NAMES) if 
 def _program_names():
     # MIDI program -> instrument name, None for the 24 dropped programs (reference §1.3).
     spans = [
-        (0, 3, "piano"), (4, 5, "electric-piano"), (16, 18, "organ"), (20, 20, "organ"),
-        (26, 31, "electric-guitar"), (33, 35, "electric-bass"), (36, 37, "slap-bass"),
-        (38, 39, "synth-bass"), (44, 45, "strings"), (48, 49, "strings"),
-        (50, 51, "synth-strings"), (52, 54, "voices"), (59, 59, "trumpet"),
-        (62, 63, "synth-brasses"), (76, 78, None), (80, 87, "lead"), (88, 95, "pad"),
-        (96, 103, None), (110, 110, "violin"), (112, 116, None), (118, 119, "synth-drums"),
+        (0, 3, "piano"),
+        (4, 5, "electric-piano"),
+        (16, 18, "organ"),
+        (20, 20, "organ"),
+        (26, 31, "electric-guitar"),
+        (33, 35, "electric-bass"),
+        (36, 37, "slap-bass"),
+        (38, 39, "synth-bass"),
+        (44, 45, "strings"),
+        (48, 49, "strings"),
+        (50, 51, "synth-strings"),
+        (52, 54, "voices"),
+        (59, 59, "trumpet"),
+        (62, 63, "synth-brasses"),
+        (76, 78, None),
+        (80, 87, "lead"),
+        (88, 95, "pad"),
+        (96, 103, None),
+        (110, 110, "violin"),
+        (112, 116, None),
+        (118, 119, "synth-drums"),
         (120, 127, None),
     ]
     names = [None] * 128
     for code in range(1, len(_INSTRUMENTS)):  # a code's own decoding program
         names[INSTRUMENT_PROGRAMS[code]] = INSTRUMENT_NAMES[code]
     for first, last, name in spans:
-        names[first:last + 1] = [name] * (last - first + 1)
+        names[first : last + 1] = [name] * (last - first + 1)
     return tuple(names)
 
 
 PROGRAM_INSTRUMENT_NAMES = _program_names()  # program -> name or None (dropped)
 PROGRAM_TO_INSTRUMENT = np.array(  # program -> instrument code, 0 for dropped programs
-    [INSTRUMENT_CODES[n] if n else 0 for n in PROGRAM_INSTRUMENT_NAMES], np.int64)
+    [INSTRUMENT_CODES[n] if n else 0 for n in PROGRAM_INSTRUMENT_NAMES], np.int64
+)
 DROPPED_PROGRAMS = tuple(p for p in range(128) if PROGRAM_TO_INSTRUMENT[p] == 0)
 
 # Duration in ticks (0..MAX_DURATION) -> code; argmin picks the first, i.e. smaller, on ties.
-DURATION_TO_CODE = np.argmin(
-    np.abs(np.arange(MAX_DURATION + 1)[:, None] - KNOWN_DURATIONS[None, :]), axis=1) + 1
+DURATION_TO_CODE = (
+    np.argmin(np.abs(np.arange(MAX_DURATION + 1)[:, None] - KNOWN_DURATIONS[None, :]), axis=1) + 1
+)
 
 
 def vocab_sizes(max_beat=MODEL_MAX_BEAT):
     """Codes per field as the model sees them: [5, 257, 13, 129, 33, 65] for max_beat 256."""
-    return [len(TYPE_NAMES), max_beat + 1, RESOLUTION + 1, 129, len(KNOWN_DURATIONS) + 1,
-            len(INSTRUMENT_NAMES)]
+    return [
+        len(TYPE_NAMES),
+        max_beat + 1,
+        RESOLUTION + 1,
+        129,
+        len(KNOWN_DURATIONS) + 1,
+        len(INSTRUMENT_NAMES),
+    ]
 
 
 def instrument_code(name):
@@ -116,11 +223,17 @@ def _check_notes(notes):
     if notes.size == 0:
         return np.zeros((0, 5), np.int64)
     if notes.ndim != 2 or notes.shape[1] != 5:
-        raise ValueError(f"notes must have shape [N, 5] (beat, position, pitch, duration, "
-                         f"program), got {notes.shape}")
+        raise ValueError(
+            f"notes must have shape [N, 5] (beat, position, pitch, duration, program), got {notes.shape}"
+        )
     notes = notes.astype(np.int64)
-    limits = (("beat", 0, None), ("position", 0, RESOLUTION - 1), ("pitch", 0, 127),
-              ("duration", 0, None), ("program", 0, 127))
+    limits = (
+        ("beat", 0, None),
+        ("position", 0, RESOLUTION - 1),
+        ("pitch", 0, 127),
+        ("duration", 0, None),
+        ("program", 0, 127),
+    )
     for column, (name, low, high) in zip(notes.T, limits):
         if column.min() < low or (high is not None and column.max() > high):
             raise ValueError(f"note {name} out of range [{low}, {'' if high is None else high}]")
@@ -142,10 +255,10 @@ def encode_notes(notes, max_beat=MAX_BEAT):
     n_inst, n_notes = len(present), len(kept)
     codes = np.zeros((n_inst + n_notes + 3, 6), np.int64)
     codes[0, 0] = SOS
-    codes[1:1 + n_inst, 0] = INSTRUMENT
-    codes[1:1 + n_inst, 5] = present
+    codes[1 : 1 + n_inst, 0] = INSTRUMENT
+    codes[1 : 1 + n_inst, 5] = present
     codes[1 + n_inst, 0] = SON
-    rows = codes[2 + n_inst:2 + n_inst + n_notes]
+    rows = codes[2 + n_inst : 2 + n_inst + n_notes]
     rows[:, 0] = NOTE
     rows[:, 1:4] = kept[:, 0:3] + 1
     rows[:, 4] = duration_code(kept[:, 3])
@@ -163,7 +276,7 @@ def decode_notes(codes):
     codes = np.asarray(codes, np.int64).reshape(-1, 6)
     types = codes[:, 0]
     eos = np.flatnonzero(types == EOS)
-    codes = codes[:eos[0]] if len(eos) else codes
+    codes = codes[: eos[0]] if len(eos) else codes
     types = codes[:, 0]
     bad = (types < 0) | (types > NOTE)
     if bad.any():
@@ -220,6 +333,7 @@ def get_encoding(max_beat=MAX_BEAT):
     prepare loads in the reference's scripts and theirs loads here. json.dump turns the integer
     keys into strings and None into "null", as in the reference.
     """
+
     def with_none(mapping):
         mapping[None] = 0
         return mapping
@@ -234,10 +348,15 @@ def get_encoding(max_beat=MAX_BEAT):
     duration_map = with_none({i: int(DURATION_TO_CODE[i]) for i in range(MAX_DURATION + 1)})
     instrument_map = with_none({name: code for name, code in INSTRUMENT_CODES.items()})
     program_map = {p: PROGRAM_INSTRUMENT_NAMES[p] for p in range(128)}
-    instrument_program_map = {name: int(INSTRUMENT_PROGRAMS[code])
-                              for name, code in INSTRUMENT_CODES.items()}
-    n_tokens = [len(TYPE_NAMES), max_beat + 2, RESOLUTION + 1, 129, len(KNOWN_DURATIONS) + 1,
-                len(INSTRUMENT_NAMES)]
+    instrument_program_map = {name: int(INSTRUMENT_PROGRAMS[code]) for name, code in INSTRUMENT_CODES.items()}
+    n_tokens = [
+        len(TYPE_NAMES),
+        max_beat + 2,
+        RESOLUTION + 1,
+        129,
+        len(KNOWN_DURATIONS) + 1,
+        len(INSTRUMENT_NAMES),
+    ]
     return {
         "resolution": RESOLUTION,
         "max_beat": max_beat,

@@ -11,6 +11,7 @@ imports JAX, Flax or training code, so reading a config or a run's run.json stay
 Reference parity notes: the reference loss counts padded rows (`loss.mask_padding=False`) and
 pads each batch to its longest sequence (`data.pad_to_max=False data.pad_multiple=1`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,10 +65,10 @@ class MMTConfig:
             raise ValueError(f"pos_emb must be one of {POS_EMBS}, got {self.pos_emb!r}")
         if len(self.vocab_sizes) != len(FIELDS):
             raise ValueError(f"vocab_sizes needs {len(FIELDS)} entries, got {self.vocab_sizes}")
-        if self.pos_emb == "rotary" and not (0 < self.rotary_dims <= self.head_dim
-                                             and self.rotary_dims % 2 == 0):
-            raise ValueError(f"rotary dim {self.rotary_dims} must be even and <= head_dim "
-                             f"{self.head_dim}")
+        if self.pos_emb == "rotary" and not (
+            0 < self.rotary_dims <= self.head_dim and self.rotary_dims % 2 == 0
+        ):
+            raise ValueError(f"rotary dim {self.rotary_dims} must be even and <= head_dim {self.head_dim}")
 
     @property
     def rotary_dims(self) -> int:
@@ -96,21 +97,22 @@ class MMTConfig:
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """A folder made by `mmt-jax prepare` (the reference's layout: notes/, *-names.txt)."""
+
     path: str = ""
-    train_names: str = ""        # default <path>/train-names.txt
-    valid_names: str = ""        # default <path>/valid-names.txt
-    batch_size: int = 8          # the global batch (split over processes and data x fsdp)
-    max_beat: int = 256          # must equal model.vocab_sizes[1] - 1
-    pad_to_max: bool = True      # pad every batch to model.max_seq_len: one compiled shape
-    pad_multiple: int = 64       # without pad_to_max: longest row count rounded up to this
-    eval_max_batches: int = 0    # 0: the whole validation split each round
-    prepare_corpus: str = ""     # "music21": prepare `path` from the music21 corpus if missing
-    prepare_limit: int = 0       # with prepare_corpus: only the first N pieces (0 = all)
+    train_names: str = ""  # default <path>/train-names.txt
+    valid_names: str = ""  # default <path>/valid-names.txt
+    batch_size: int = 8  # the global batch (split over processes and data x fsdp)
+    max_beat: int = 256  # must equal model.vocab_sizes[1] - 1
+    pad_to_max: bool = True  # pad every batch to model.max_seq_len: one compiled shape
+    pad_multiple: int = 64  # without pad_to_max: longest row count rounded up to this
+    eval_max_batches: int = 0  # 0: the whole validation split each round
+    prepare_corpus: str = ""  # "music21": prepare `path` from the music21 corpus if missing
+    prepare_limit: int = 0  # with prepare_corpus: only the first N pieces (0 = all)
 
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
-    mask_padding: bool = True    # False: the reference's loss (padding rows are class-0 targets)
+    mask_padding: bool = True  # False: the reference's loss (padding rows are class-0 targets)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,8 +126,10 @@ class Config:
 
     def __post_init__(self):
         if self.data.max_beat + 1 != self.model.vocab_sizes[1]:
-            raise ConfigError(f"data.max_beat={self.data.max_beat} does not fit the model's beat "
-                              f"vocabulary of {self.model.vocab_sizes[1]} (needs max_beat + 1)")
+            raise ConfigError(
+                f"data.max_beat={self.data.max_beat} does not fit the model's beat "
+                f"vocabulary of {self.model.vocab_sizes[1]} (needs max_beat + 1)"
+            )
 
     @classmethod
     def for_model(cls, model: MMTConfig) -> "Config":
@@ -135,7 +139,15 @@ class Config:
 
 def paper_optim(**overrides) -> OptimConfig:
     """Adam 5e-4, warm-up (s+1)/5000, linear decay to 0.1x at step 100k, clip 1.0 (reference §3)."""
-    settings = dict(name="adam", lr=5e-4, warmup_steps=5000, warmup_offset=1, decay="linear",
-                    decay_steps=100_000, final_lr_fraction=0.1, clip_norm=1.0)
+    settings = dict(
+        name="adam",
+        lr=5e-4,
+        warmup_steps=5000,
+        warmup_offset=1,
+        decay="linear",
+        decay_steps=100_000,
+        final_lr_fraction=0.1,
+        clip_norm=1.0,
+    )
     settings.update(overrides)
     return OptimConfig(**settings)

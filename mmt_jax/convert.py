@@ -14,6 +14,7 @@ to one onto `MusicTransformer` parameters: PyTorch Linear weights are [out, in] 
 A state dict whose keys or shapes do not fit is refused with a UserError naming the first
 mismatch.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from music_codecs.errors import UserError
 from mmt_jax.config import FIELDS, Config, MMTConfig
+from music_codecs.errors import UserError
 
 PREFIX = "decoder.net."
 ROTARY_BUFFER = "attn_layers.rotary_pos_emb.inv_freq"
@@ -36,12 +37,11 @@ class CheckpointMismatchError(UserError):
 
 # ----------------------------------------------------------------------------- layout
 
+
 def _linear(in_shape, out_shape):
     """PyTorch [out, in] weight <-> kernel of shape in_shape + out_shape."""
     n_in, n_out = int(np.prod(in_shape)), int(np.prod(out_shape))
-    return ((n_out, n_in),
-            lambda w: w.T.reshape(*in_shape, *out_shape),
-            lambda k: k.reshape(n_in, n_out).T)
+    return ((n_out, n_in), lambda w: w.T.reshape(*in_shape, *out_shape), lambda k: k.reshape(n_in, n_out).T)
 
 
 def _same(shape):
@@ -87,11 +87,11 @@ def layout(config: MMTConfig):
 
 def rotary_inv_freq(rot_dim: int) -> np.ndarray:
     """The `inv_freq` buffer x-transformers stores for rotary embeddings."""
-    return (1.0 / 10000 ** (np.arange(0, rot_dim, 2, dtype=np.float32) / rot_dim)).astype(
-        np.float32)
+    return (1.0 / 10000 ** (np.arange(0, rot_dim, 2, dtype=np.float32) / rot_dim)).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- conversion
+
 
 def _strip(state_dict):
     """Drop the `decoder.net.` prefix; every key must carry it if any does."""
@@ -100,7 +100,7 @@ def _strip(state_dict):
         for k in keys:
             if not k.startswith(PREFIX):
                 raise CheckpointMismatchError(f"unexpected key {k!r} (outside {PREFIX!r})")
-        return {k[len(PREFIX):]: np.asarray(v) for k, v in state_dict.items()}
+        return {k[len(PREFIX) :]: np.asarray(v) for k, v in state_dict.items()}
     return {k: np.asarray(v) for k, v in state_dict.items()}
 
 
@@ -108,13 +108,15 @@ def _need(sd, key, ndim=None):
     if key not in sd:
         raise CheckpointMismatchError(f"missing key {PREFIX + key!r}")
     if ndim is not None and sd[key].ndim != ndim:
-        raise CheckpointMismatchError(f"{PREFIX + key!r} has shape {sd[key].shape}, expected "
-                                      f"{ndim} dimensions")
+        raise CheckpointMismatchError(
+            f"{PREFIX + key!r} has shape {sd[key].shape}, expected {ndim} dimensions"
+        )
     return sd[key]
 
 
-def infer_config(state_dict, *, heads: int | None = None, pos_emb: str | None = None,
-                 **overrides) -> MMTConfig:
+def infer_config(
+    state_dict, *, heads: int | None = None, pos_emb: str | None = None, **overrides
+) -> MMTConfig:
     """An MMTConfig matching the shapes of a (prefixed or bare) reference state dict.
 
     Heads cannot be read from the shapes (q/k/v are [heads*head_dim, dim]); like x-transformers
@@ -122,8 +124,7 @@ def infer_config(state_dict, *, heads: int | None = None, pos_emb: str | None = 
     "rotary" with the rotary inv_freq buffer, otherwise "none" (pass pos_emb to override).
     """
     sd = _strip(state_dict)
-    vocab = tuple(int(_need(sd, f"token_emb.{i}.emb.weight", 2).shape[0])
-                  for i in range(len(FIELDS)))
+    vocab = tuple(int(_need(sd, f"token_emb.{i}.emb.weight", 2).shape[0]) for i in range(len(FIELDS)))
     dim = int(sd["token_emb.0.emb.weight"].shape[1])
     layer_ids = {int(m.group(1)) for k in sd if (m := re.match(r"attn_layers\.layers\.(\d+)\.", k))}
     if not layer_ids:
@@ -139,8 +140,7 @@ def infer_config(state_dict, *, heads: int | None = None, pos_emb: str | None = 
         raise CheckpointMismatchError(f"{inner} attention dims do not split into {heads} heads")
     settings.update(heads=heads, head_dim=inner // heads)
     if pos_emb is None:
-        pos_emb = ("absolute" if "pos_emb.emb.weight" in sd
-                   else "rotary" if ROTARY_BUFFER in sd else "none")
+        pos_emb = "absolute" if "pos_emb.emb.weight" in sd else "rotary" if ROTARY_BUFFER in sd else "none"
     settings["pos_emb"] = pos_emb
     if "pos_emb.emb.weight" in sd:
         settings["max_seq_len"] = int(sd["pos_emb.emb.weight"].shape[0])
@@ -163,19 +163,22 @@ def params_from_state_dict(state_dict, config: MMTConfig | None = None, **infer_
         buf = np.asarray(sd[ROTARY_BUFFER], np.float32)
         want = rotary_inv_freq(config.rotary_dims)
         if buf.shape != want.shape or not np.allclose(buf, want, rtol=1e-5):
-            raise CheckpointMismatchError(f"{PREFIX + ROTARY_BUFFER!r} is not the rotary table "
-                                          f"of dimension {config.rotary_dims}")
+            raise CheckpointMismatchError(
+                f"{PREFIX + ROTARY_BUFFER!r} is not the rotary table of dimension {config.rotary_dims}"
+            )
         expected.add(ROTARY_BUFFER)
     for key in sd:
         if key not in expected:
-            raise CheckpointMismatchError(f"unexpected key {PREFIX + key!r} for a {config.depth}"
-                                          f"-layer {config.pos_emb} model")
+            raise CheckpointMismatchError(
+                f"unexpected key {PREFIX + key!r} for a {config.depth}-layer {config.pos_emb} model"
+            )
     params = {}
     for key, path, shape, to_ours, _ in rows:
         value = _need(sd, key)
         if tuple(value.shape) != shape:
-            raise CheckpointMismatchError(f"{PREFIX + key!r} has shape {tuple(value.shape)}, "
-                                          f"expected {shape}")
+            raise CheckpointMismatchError(
+                f"{PREFIX + key!r} has shape {tuple(value.shape)}, expected {shape}"
+            )
         if not np.all(np.isfinite(value)):
             raise CheckpointMismatchError(f"{PREFIX + key!r} holds NaN or infinite values")
         node = params
@@ -207,6 +210,7 @@ def save_reference_npz(path, params, config: MMTConfig) -> None:
 
 # ----------------------------------------------------------------------------- files
 
+
 def load_state_dict(path) -> dict:
     """Read a reference state dict from `.pt`/`.pth` (PyTorch) or `.npz`."""
     path = Path(path)
@@ -221,9 +225,11 @@ def load_state_dict(path) -> dict:
     try:
         import torch
     except ImportError as err:
-        raise UserError(f"{path}: reading PyTorch checkpoints needs torch; "
-                        f'install it with `pip install -e ".[torch]"` '
-                        f"(or pass an .npz of the state dict)") from err
+        raise UserError(
+            f"{path}: reading PyTorch checkpoints needs torch; "
+            f'install it with `pip install -e ".[torch]"` '
+            f"(or pass an .npz of the state dict)"
+        ) from err
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for corrupt/unsupported files
@@ -232,8 +238,7 @@ def load_state_dict(path) -> dict:
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
         raise UserError(f"{path}: expected a state dict, found {type(obj).__name__}")
-    return {k: v.detach().cpu().float().numpy() for k, v in obj.items()
-            if hasattr(v, "detach")}
+    return {k: v.detach().cpu().float().numpy() for k, v in obj.items() if hasattr(v, "detach")}
 
 
 def reference_train_args(path) -> dict:
@@ -256,8 +261,7 @@ def save_converted(out_dir, params, config: MMTConfig, source: str = "") -> Path
     full Config around the model, + params/), which mmt_jax.load reads."""
     from train_kit.run import save_run
 
-    return save_run(out_dir, system="mmt", config=Config.for_model(config), params=params,
-                    source=str(source))
+    return save_run(out_dir, system="mmt", config=Config.for_model(config), params=params, source=str(source))
 
 
 def convert_file(checkpoint, out_dir, *, train_args=None, **infer_kwargs):

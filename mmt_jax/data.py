@@ -16,6 +16,7 @@ exactly. With several processes each one keeps its own rows of every global batc
 in the calling process: a batch of 8 x 1024 rows takes about 10 ms on one CPU core, small next
 to a train step, and grain's multiprocess prefetch would change the iterator-state format.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,9 +24,9 @@ import pathlib
 
 import numpy as np
 
-from music_codecs.errors import UserError
 from mmt_jax.codec import MODEL_MAX_BEAT, encode_notes
 from mmt_jax.notes import load_array
+from music_codecs.errors import UserError
 
 MAX_SEQ_LEN = 1024
 PITCH_SHIFTS = (-5, 6)  # inclusive range of the training pitch shift
@@ -94,7 +95,7 @@ def cap_length(codes, max_seq_len=MAX_SEQ_LEN):
     """At most max_seq_len rows: the first max_seq_len - 1 and the last (end-of-song)."""
     if len(codes) <= max_seq_len:
         return codes
-    return np.concatenate([codes[:max_seq_len - 1], codes[-1:]])
+    return np.concatenate([codes[: max_seq_len - 1], codes[-1:]])
 
 
 def example_codes(notes, rng=None, max_beat=MODEL_MAX_BEAT, max_seq_len=MAX_SEQ_LEN):
@@ -121,7 +122,7 @@ def collate(seqs, pad_to=MAX_SEQ_LEN, pad_multiple=64, max_len=None):
             raise ValueError(f"a sequence of {lengths.max()} rows does not fit pad_to={length}")
     codes = np.zeros((len(seqs), length, 6), np.int32)
     for i, seq in enumerate(seqs):
-        codes[i, :len(seq)] = seq
+        codes[i, : len(seq)] = seq
     mask = np.arange(length)[None, :] < lengths[:, None]
     return {"codes": codes, "mask": mask, "seq_len": lengths}
 
@@ -131,8 +132,7 @@ def fill_rows(batch, rows):
     have = len(batch["mask"])
     if have >= rows:
         return batch
-    return {k: np.concatenate([v, np.zeros((rows - have,) + v.shape[1:], v.dtype)])
-            for k, v in batch.items()}
+    return {k: np.concatenate([v, np.zeros((rows - have,) + v.shape[1:], v.dtype)]) for k, v in batch.items()}
 
 
 def _collate_filled(seqs, rows, **kwargs):
@@ -152,10 +152,24 @@ def _eval_example(notes, max_beat, max_seq_len):
     return example_codes(notes, None, max_beat, max_seq_len)
 
 
-def make_dataset(data_dir, names, batch_size, *, train, seed=0, max_beat=MODEL_MAX_BEAT,
-                 max_seq_len=MAX_SEQ_LEN, pad_to="max_seq_len", pad_multiple=64,
-                 num_epochs=None, drop_remainder=None, fill_partial=False, process_index=0,
-                 process_count=1, use_csv=False):
+def make_dataset(
+    data_dir,
+    names,
+    batch_size,
+    *,
+    train,
+    seed=0,
+    max_beat=MODEL_MAX_BEAT,
+    max_seq_len=MAX_SEQ_LEN,
+    pad_to="max_seq_len",
+    pad_multiple=64,
+    num_epochs=None,
+    drop_remainder=None,
+    fill_partial=False,
+    process_index=0,
+    process_count=1,
+    use_csv=False,
+):
     """A grain MapDataset of padded batches from a prepared folder.
 
     names: a list of names or the path of a names file (e.g. `<out>/train-names.txt`);
@@ -183,20 +197,29 @@ def make_dataset(data_dir, names, batch_size, *, train, seed=0, max_beat=MODEL_M
     ds = grain.MapDataset.source(NotesSource(data_dir, names, use_csv))
     if train:
         ds = ds.shuffle(seed=seed).repeat(num_epochs)
-        ds = ds.random_map(functools.partial(_train_example, max_beat=max_beat,
-                                             max_seq_len=max_seq_len), seed=seed + 1)
+        ds = ds.random_map(
+            functools.partial(_train_example, max_beat=max_beat, max_seq_len=max_seq_len), seed=seed + 1
+        )
     else:
         ds = ds.repeat(num_epochs or 1, reseed_each_epoch=False)
         ds = ds.map(functools.partial(_eval_example, max_beat=max_beat, max_seq_len=max_seq_len))
     if drop_remainder is None:
         drop_remainder = train
     fill = fill_partial or process_count > 1
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder,
-                  batch_fn=functools.partial(_collate_filled, rows=batch_size if fill else None,
-                                             pad_to=pad_to, pad_multiple=pad_multiple,
-                                             max_len=max_seq_len))
+    ds = ds.batch(
+        batch_size,
+        drop_remainder=drop_remainder,
+        batch_fn=functools.partial(
+            _collate_filled,
+            rows=batch_size if fill else None,
+            pad_to=pad_to,
+            pad_multiple=pad_multiple,
+            max_len=max_seq_len,
+        ),
+    )
     if process_count > 1:
         share = batch_size // process_count
-        ds = ds.map(functools.partial(_process_rows, start=process_index * share,
-                                      stop=(process_index + 1) * share))
+        ds = ds.map(
+            functools.partial(_process_rows, start=process_index * share, stop=(process_index + 1) * share)
+        )
     return ds

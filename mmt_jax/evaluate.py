@@ -6,6 +6,7 @@ consistency (measures of 4 beats = 48 ticks). Each metric is reported as mean ±
 of a 95 % Student-t confidence interval, NaNs (pieces without notes, or shorter than two
 measures) left out and counted.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,22 +15,27 @@ from pathlib import Path
 
 import numpy as np
 
+from mmt_jax import codec
 from music_codecs import metrics
 from music_codecs.quantize import trim
-from mmt_jax import codec
 
 TRIM_BEATS = 64
 MEASURE_TICKS = 4 * codec.RESOLUTION
 METRICS = {  # name -> (function of a NoteTable, scale shown in the table, label)
     "pitch_class_entropy": (metrics.pitch_class_entropy, 1.0, "pitch class entropy"),
     "scale_consistency": (metrics.scale_consistency, 100.0, "scale consistency (%)"),
-    "groove_consistency": (lambda t: metrics.groove_consistency(t, MEASURE_TICKS), 100.0,
-                           "groove consistency (%)"),
+    "groove_consistency": (
+        lambda t: metrics.groove_consistency(t, MEASURE_TICKS),
+        100.0,
+        "groove consistency (%)",
+    ),
 }
-PAPER_GROUND_TRUTH = {"pitch_class_entropy": 2.974, "scale_consistency": 0.9226,
-                      "groove_consistency": 0.9305}  # SOD, paper Table 3
-PAPER_MMT = {"pitch_class_entropy": 2.802, "scale_consistency": 0.9474,
-             "groove_consistency": 0.9209}
+PAPER_GROUND_TRUTH = {
+    "pitch_class_entropy": 2.974,
+    "scale_consistency": 0.9226,
+    "groove_consistency": 0.9305,
+}  # SOD, paper Table 3
+PAPER_MMT = {"pitch_class_entropy": 2.802, "scale_consistency": 0.9474, "groove_consistency": 0.9209}
 
 
 def score(codes):
@@ -44,16 +50,20 @@ def aggregate(scores):
     for name in METRICS:
         values = np.array([s[name] for s in scores], np.float64)
         mean, half = metrics.mean_ci95(values)
-        out[name] = {"mean": mean, "ci95": half, "n": int(np.isfinite(values).sum()),
-                     "nan": int((~np.isfinite(values)).sum())}
+        out[name] = {
+            "mean": mean,
+            "ci95": half,
+            "n": int(np.isfinite(values).sum()),
+            "nan": int((~np.isfinite(values)).sum()),
+        }
     return out
 
 
 def load_test_pieces(data_dir, limit):
     """The first `limit` test pieces of a prepared folder: (names, note arrays, skipped), where
     skipped lists (name, reason) for files that cannot be read or encoded."""
-    from music_codecs.errors import UserError
     from mmt_jax.data import load_notes, read_names
+    from music_codecs.errors import UserError
 
     names = read_names(Path(data_dir) / "test-names.txt")[:limit]
     if not names:
@@ -69,8 +79,9 @@ def load_test_pieces(data_dir, limit):
         kept.append(name)
         pieces.append(notes)
     if not pieces:
-        raise UserError(f"{data_dir}: none of the {len(names)} test pieces could be read "
-                        f"(first: {skipped[0][1]})")
+        raise UserError(
+            f"{data_dir}: none of the {len(names)} test pieces could be read (first: {skipped[0][1]})"
+        )
     return kept, pieces, skipped
 
 
@@ -82,8 +93,7 @@ def ground_truth_codes(pieces, max_seq_len=1024):
     return [cap_length(codec.encode_notes(notes), max_seq_len) for notes in pieces]
 
 
-def generate_codes(params, sampler_cfg, num_samples, batch_size, seed=0, temperature=1.0,
-                   progress=True):
+def generate_codes(params, sampler_cfg, num_samples, batch_size, seed=0, temperature=1.0, progress=True):
     """`num_samples` unconditional samples (start-of-song prompt, stop at end-of-song); sample i
     draws from keys of (seed, i), so results do not depend on the batch size."""
     from tqdm.auto import tqdm
@@ -98,19 +108,35 @@ def generate_codes(params, sampler_cfg, num_samples, batch_size, seed=0, tempera
         for start in range(0, num_samples, batch_size):
             # keep one compiled shape: the last batch is topped up with rows thrown away
             indices = np.arange(start, start + batch_size)
-            samples = sample(params, sampler_cfg, [prompt] * batch_size, temperature=temperature,
-                             row_keys=row_keys_for(seed, indices))
-            kept = samples.sequences()[:num_samples - start]
+            samples = sample(
+                params,
+                sampler_cfg,
+                [prompt] * batch_size,
+                temperature=temperature,
+                row_keys=row_keys_for(seed, indices),
+            )
+            kept = samples.sequences()[: num_samples - start]
             out.extend(kept)
             bar.update(len(kept))
     return out
 
 
-def evaluate(params, model_cfg, data_dir, *, num_samples=100, batch_size=8, seed=0,
-             temperature=1.0, max_events=1024, truth_rows=1024, progress=True):
+def evaluate(
+    params,
+    model_cfg,
+    data_dir,
+    *,
+    num_samples=100,
+    batch_size=8,
+    seed=0,
+    temperature=1.0,
+    max_events=1024,
+    truth_rows=1024,
+    progress=True,
+):
     """Table 3 for one checkpoint: {"generated": ..., "ground_truth": ..., "settings": ...}."""
-    from music_codecs.errors import UserError
     from mmt_jax.sample import SamplerConfig
+    from music_codecs.errors import UserError
 
     if num_samples < 1 or batch_size < 1:
         raise UserError("--num-samples and --batch-size must be positive")
@@ -123,15 +149,22 @@ def evaluate(params, model_cfg, data_dir, *, num_samples=100, batch_size=8, seed
     return {
         "generated": aggregate(generated),
         "ground_truth": aggregate(truth),
-        "generated_length": {"events_mean": float(np.mean([len(c) for c in samples])),
-                             "beats_mean": float(np.mean(beats))},
-        "settings": {"num_samples": num_samples, "test_pieces": len(names),
-                     "skipped_test_pieces": [f"{n}: {r}" for n, r in skipped], "seed": seed,
-                     "temperature": temperature, "max_events": max_events,
-                     "truth_rows": truth_rows,
-                     "trim_beats": TRIM_BEATS, "measure_ticks": MEASURE_TICKS},
-        "per_sample": {"generated": generated, "ground_truth": truth,
-                       "test_names": names},
+        "generated_length": {
+            "events_mean": float(np.mean([len(c) for c in samples])),
+            "beats_mean": float(np.mean(beats)),
+        },
+        "settings": {
+            "num_samples": num_samples,
+            "test_pieces": len(names),
+            "skipped_test_pieces": [f"{n}: {r}" for n, r in skipped],
+            "seed": seed,
+            "temperature": temperature,
+            "max_events": max_events,
+            "truth_rows": truth_rows,
+            "trim_beats": TRIM_BEATS,
+            "measure_ticks": MEASURE_TICKS,
+        },
+        "per_sample": {"generated": generated, "ground_truth": truth, "test_names": names},
     }
 
 
@@ -154,8 +187,7 @@ def markdown(result):
         n = max(e["n"] for e in result[key].values())
         cells = [_cell(result[key][m], scale) for m, (_, scale, _) in METRICS.items()]
         lines.append(f"| {label} | {n} | " + " | ".join(cells) + " |")
-    for label, ref in (("paper: ground truth (SOD)", PAPER_GROUND_TRUTH),
-                       ("paper: MMT (SOD)", PAPER_MMT)):
+    for label, ref in (("paper: ground truth (SOD)", PAPER_GROUND_TRUTH), ("paper: MMT (SOD)", PAPER_MMT)):
         cells = [_fmt(ref[m], scale) for m, (_, scale, _) in METRICS.items()]
         lines.append(f"| {label} | | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ with the batch size. For every sample `<stem>-<i>` the job writes `.mid`, `.wav`
 where installed, else sine tones), `.png` (piano roll) and `.npy` (event codes: prompt then
 generated events up to and including EOS), plus `generate.json` listing settings and files.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from music_codecs.errors import UserError
 from mmt_jax import codec
+from music_codecs.errors import UserError
 
 
 def write_sample(codes, stem, renderer="auto", title=None):
@@ -30,14 +31,32 @@ def write_sample(codes, stem, renderer="auto", title=None):
     used = render_wav(table, stem.with_suffix(".wav"), renderer=renderer)
     save_pianoroll_png(table, stem.with_suffix(".png"), title=title or stem.name)
     seconds = float(table.end) / codec.RESOLUTION * 60.0 / codec.DECODE_QPM
-    return {"name": stem.name, "events": int(len(codes)), "notes": int(len(table)),
-            "seconds": round(seconds, 2), "renderer": used,
-            "files": {k: stem.with_suffix(k).name for k in (".mid", ".wav", ".png", ".npy")}}
+    return {
+        "name": stem.name,
+        "events": int(len(codes)),
+        "notes": int(len(table)),
+        "seconds": round(seconds, 2),
+        "renderer": used,
+        "files": {k: stem.with_suffix(k).name for k in (".mid", ".wav", ".png", ".npy")},
+    }
 
 
-def generate(params, sampler_cfg, prompt, out_dir, *, num_samples=1, batch_size=1, seed=0,
-             temperature=1.0, num_events=None, stem="sample", renderer="auto", progress=True,
-             settings=None):
+def generate(
+    params,
+    sampler_cfg,
+    prompt,
+    out_dir,
+    *,
+    num_samples=1,
+    batch_size=1,
+    seed=0,
+    temperature=1.0,
+    num_events=None,
+    stem="sample",
+    renderer="auto",
+    progress=True,
+    settings=None,
+):
     """Sample `num_samples` continuations of one prompt into out_dir; returns the records."""
     from tqdm.auto import tqdm
 
@@ -50,12 +69,14 @@ def generate(params, sampler_cfg, prompt, out_dir, *, num_samples=1, batch_size=
     batch_size = min(batch_size, num_samples)
     prompts = pad_prompts([prompt] * batch_size)
     records = []
-    bar = tqdm(total=num_samples, desc=f"generate {stem}", unit="sample", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=num_samples, desc=f"generate {stem}", unit="sample", disable=not progress, dynamic_ncols=True
+    )
     for first in range(0, num_samples, batch_size):
         index = np.arange(first, first + batch_size)
-        out = sample(params, sampler_cfg, prompts, num_events, temperature,
-                     row_keys=row_keys_for(seed, index))
+        out = sample(
+            params, sampler_cfg, prompts, num_events, temperature, row_keys=row_keys_for(seed, index)
+        )
         for i, codes in zip(index, out.sequences()):
             if i >= num_samples:
                 break

@@ -11,6 +11,7 @@ its parameters is a one-line RunError (a UserError). With `step`, the config sti
 run.json, and only the params subtree of that checkpoint's train state is read (with orbax, so
 no optimiser needs to be rebuilt).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,9 @@ def _abstract(model: MMTConfig):
 
     from mmt_jax.model import abstract_params
 
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
-                        nn.meta.unbox(abstract_params(model)))
+    return jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), nn.meta.unbox(abstract_params(model))
+    )
 
 
 def _config(info: dict, path) -> Config:
@@ -58,8 +60,9 @@ def _checkpoint_params(path, step: int, abstract):
     args = {"params": jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), abstract)}
     try:
         with ocp.PyTreeCheckpointer() as ckptr:
-            out = ckptr.restore(state, args=ocp.args.PyTreeRestore(
-                item=item, restore_args=args, partial_restore=True))
+            out = ckptr.restore(
+                state, args=ocp.args.PyTreeRestore(item=item, restore_args=args, partial_restore=True)
+            )
     except Exception as err:  # orbax raises assorted types for damaged or mismatched folders
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise RunError(f"{state}: cannot read the parameters: {first[:300]}") from err

@@ -8,6 +8,7 @@ zero codes) count as targets of class 0 and every field's mean runs over all B x
     make_loss_fn(model, mask_padding)  -> train_kit loss_fn(params, batch, rng), dropout on
     make_eval_fn(model, mask_padding)  -> train_kit eval_fn(params, batch), no dropout
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -27,14 +28,14 @@ def mmt_loss(logits, targets, mask, mask_padding: bool = True):
 
     Returns (loss, metrics) with metrics {"loss", "loss_<field>" for each field, "tokens"}.
     """
-    weights = mask.astype(jnp.float32) if mask_padding else jnp.ones(targets.shape[:2],
-                                                                     jnp.float32)
+    weights = mask.astype(jnp.float32) if mask_padding else jnp.ones(targets.shape[:2], jnp.float32)
     count = jnp.maximum(weights.sum(), 1.0)
     metrics = {}
     total = jnp.zeros((), jnp.float32)
     for i, (name, field_logits) in enumerate(zip(FIELDS, logits)):
         ce = optax.softmax_cross_entropy_with_integer_labels(
-            field_logits.astype(jnp.float32), targets[..., i])
+            field_logits.astype(jnp.float32), targets[..., i]
+        )
         field_loss = (ce * weights).sum() / count
         metrics[f"loss_{name}"] = field_loss
         total = total + field_loss
@@ -54,18 +55,23 @@ def _targets_mask(batch, mask_padding):
 
 def make_loss_fn(model, mask_padding=True):
     """train_kit loss_fn(params, batch, rng) -> (loss, metrics), dropout on."""
+
     def loss_fn(params, batch, rng):
         inputs, targets, input_mask, target_mask = _targets_mask(batch, mask_padding)
-        logits = model.apply({"params": params}, inputs, input_mask, deterministic=False,
-                             rngs={"dropout": rng})
+        logits = model.apply(
+            {"params": params}, inputs, input_mask, deterministic=False, rngs={"dropout": rng}
+        )
         return mmt_loss(logits, targets, target_mask, mask_padding=True)
+
     return loss_fn
 
 
 def make_eval_fn(model, mask_padding=True):
     """train_kit eval_fn(params, batch) -> (loss, metrics), no dropout."""
+
     def eval_fn(params, batch):
         inputs, targets, input_mask, target_mask = _targets_mask(batch, mask_padding)
         logits = model.apply({"params": params}, inputs, input_mask)
         return mmt_loss(logits, targets, target_mask, mask_padding=True)
+
     return eval_fn

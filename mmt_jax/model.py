@@ -13,6 +13,7 @@ post-softmax attention [B, heads, T, T] is sown as intermediates/blocks_<j>/attn
 `logits, state = model.apply(params, codes, mutable=["intermediates"])`. The settings, `MMTConfig`,
 live in mmt_jax.config (JAX-free, for config files) and are re-exported here.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,8 @@ from jax import lax
 
 from mmt_jax.config import FIELDS, POS_EMBS, MMTConfig  # noqa: F401  (re-exported)
 
-
 # ----------------------------------------------------------------------------- initialisers
+
 
 def _torch_uniform(fan_in: int):
     """PyTorch's default Linear init (weight and bias): U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
@@ -34,6 +35,7 @@ def _torch_uniform(fan_in: int):
 
     def init(key, shape, dtype=jnp.float32):
         return jax.random.uniform(key, shape, dtype, -bound, bound)
+
     return init
 
 
@@ -43,22 +45,31 @@ def _param(module: nn.Module, name: str, init, shape, axes, dtype):
 
 def _layer_norm(cfg: MMTConfig, name: str | None = None) -> nn.LayerNorm:
     return nn.LayerNorm(
-        epsilon=1e-5, dtype=cfg.dtype, param_dtype=cfg.param_dtype, name=name,
+        epsilon=1e-5,
+        dtype=cfg.dtype,
+        param_dtype=cfg.param_dtype,
+        name=name,
         scale_init=nn.with_logical_partitioning(nn.initializers.ones, ("embed",)),
-        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("embed",)))
+        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("embed",)),
+    )
 
 
-def _dense(cfg: MMTConfig, features: int, in_axis: str, out_axis: str,
-           name: str | None = None) -> nn.Dense:
+def _dense(cfg: MMTConfig, features: int, in_axis: str, out_axis: str, name: str | None = None) -> nn.Dense:
     # fan_in is the input width; the bias bound uses it too, as PyTorch does.
     fan_in = cfg.dim if in_axis == "embed" else cfg.dim * cfg.ff_mult
     init = _torch_uniform(fan_in)
-    return nn.Dense(features, dtype=cfg.dtype, param_dtype=cfg.param_dtype, name=name,
-                    kernel_init=nn.with_logical_partitioning(init, (in_axis, out_axis)),
-                    bias_init=nn.with_logical_partitioning(init, (out_axis,)))
+    return nn.Dense(
+        features,
+        dtype=cfg.dtype,
+        param_dtype=cfg.param_dtype,
+        name=name,
+        kernel_init=nn.with_logical_partitioning(init, (in_axis, out_axis)),
+        bias_init=nn.with_logical_partitioning(init, (out_axis,)),
+    )
 
 
 # ----------------------------------------------------------------------------- rotary
+
 
 def rotary(x: jax.Array, positions: jax.Array, rot_dim: int) -> jax.Array:
     """x-transformers 0.25.9 rotary: rotate the first `rot_dim` dims of each head.
@@ -67,8 +78,8 @@ def rotary(x: jax.Array, positions: jax.Array, rot_dim: int) -> jax.Array:
     are repeated for both halves and the rotation pairs dim i with dim i + rot_dim/2.
     """
     inv_freq = 1.0 / (10000.0 ** (np.arange(0, rot_dim, 2, dtype=np.float32) / rot_dim))
-    angles = positions.astype(jnp.float32)[..., None] * inv_freq          # [B, S, rot/2]
-    angles = jnp.concatenate([angles, angles], axis=-1)[:, :, None, :]    # [B, S, 1, rot]
+    angles = positions.astype(jnp.float32)[..., None] * inv_freq  # [B, S, rot/2]
+    angles = jnp.concatenate([angles, angles], axis=-1)[:, :, None, :]  # [B, S, 1, rot]
     rot, rest = x[..., :rot_dim].astype(jnp.float32), x[..., rot_dim:]
     half1, half2 = jnp.split(rot, 2, axis=-1)
     rotated = rot * jnp.cos(angles) + jnp.concatenate([-half2, half1], axis=-1) * jnp.sin(angles)
@@ -76,6 +87,7 @@ def rotary(x: jax.Array, positions: jax.Array, rot_dim: int) -> jax.Array:
 
 
 # ----------------------------------------------------------------------------- layers
+
 
 class SelfAttention(nn.Module):
     """Multi-head causal self-attention; optionally reads/writes one layer of a KV cache."""
@@ -95,10 +107,12 @@ class SelfAttention(nn.Module):
         axes = ("embed", "heads", "kv")
         init = _torch_uniform(cfg.dim)
         x = x.astype(cfg.dtype)
-        q, k, v = (jnp.einsum("bsd,dhk->bshk", x,
-                              _param(self, name, init, shape, axes, cfg.param_dtype)
-                              .astype(cfg.dtype))
-                   for name in ("query", "key", "value"))
+        q, k, v = (
+            jnp.einsum(
+                "bsd,dhk->bshk", x, _param(self, name, init, shape, axes, cfg.param_dtype).astype(cfg.dtype)
+            )
+            for name in ("query", "key", "value")
+        )
         if cfg.pos_emb == "rotary":
             # The reference rotates values too (x-transformers 0.25.9 applies it to q, k and v).
             q, k, v = (rotary(t, positions, cfg.rotary_dims) for t in (q, k, v))
@@ -107,10 +121,9 @@ class SelfAttention(nn.Module):
         else:  # decoding: heads folded into the batch, the cache's layout (see init_cache)
             batch, steps = q.shape[:2]
             k, v = kv_write(k, v)
-            scores = jnp.einsum("nqd,nkd->nqk", _fold_heads(q), k,
-                                preferred_element_type=jnp.float32)
+            scores = jnp.einsum("nqd,nkd->nqk", _fold_heads(q), k, preferred_element_type=jnp.float32)
             scores = scores.reshape(batch, cfg.heads, steps, -1)
-        scores = scores * (cfg.head_dim ** -0.5)
+        scores = scores * (cfg.head_dim**-0.5)
         scores = jnp.where(allowed[:, None], scores, jnp.finfo(jnp.float32).min)
         probs = jax.nn.softmax(scores, axis=-1)
         # Attention maps for analysis (reference §7): apply(..., mutable=["intermediates"]).
@@ -122,11 +135,16 @@ class SelfAttention(nn.Module):
             out = jnp.einsum("nqk,nkd->nqd", probs.reshape(batch * cfg.heads, steps, -1), v)
             out = jnp.swapaxes(out.reshape(batch, cfg.heads, steps, -1), 1, 2)
         out_init = _torch_uniform(cfg.inner_dim)
-        w_out = _param(self, "out_kernel", out_init, (cfg.heads, cfg.head_dim, cfg.dim),
-                       ("heads", "kv", "embed"), cfg.param_dtype)
+        w_out = _param(
+            self,
+            "out_kernel",
+            out_init,
+            (cfg.heads, cfg.head_dim, cfg.dim),
+            ("heads", "kv", "embed"),
+            cfg.param_dtype,
+        )
         b_out = _param(self, "out_bias", out_init, (cfg.dim,), ("embed",), cfg.param_dtype)
-        return (jnp.einsum("bshk,hkd->bsd", out, w_out.astype(cfg.dtype))
-                + b_out.astype(cfg.dtype))
+        return jnp.einsum("bshk,hkd->bsd", out, w_out.astype(cfg.dtype)) + b_out.astype(cfg.dtype)
 
 
 class FeedForward(nn.Module):
@@ -148,12 +166,14 @@ class Block(nn.Module):
     def __call__(self, x, positions, allowed, kv_write=None, deterministic=True):
         cfg = self.config
         x = x + SelfAttention(cfg, name="attn")(
-            _layer_norm(cfg, "attn_norm")(x), positions, allowed, kv_write, deterministic)
+            _layer_norm(cfg, "attn_norm")(x), positions, allowed, kv_write, deterministic
+        )
         x = x + FeedForward(cfg, name="ff")(_layer_norm(cfg, "ff_norm")(x), deterministic)
         return nn.with_logical_constraint(x, ("batch", "length", "embed"))
 
 
 # ----------------------------------------------------------------------------- cache
+
 
 def init_cache(config: MMTConfig, batch_size: int, max_len: int | None = None, dtype=None):
     """An empty KV cache: one {"k", "v"} pair per layer, each [B, heads, max_len, head_dim].
@@ -167,8 +187,7 @@ def init_cache(config: MMTConfig, batch_size: int, max_len: int | None = None, d
     """
     shape = (batch_size, config.heads, max_len or config.max_seq_len, config.head_dim)
     dtype = config.dtype if dtype is None else dtype
-    return tuple({"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}
-                 for _ in range(config.depth))
+    return tuple({"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)} for _ in range(config.depth))
 
 
 def _fold_heads(x: jax.Array) -> jax.Array:
@@ -182,10 +201,12 @@ def _write_rows(cache: jax.Array, new: jax.Array, index: jax.Array) -> jax.Array
     heads = cache.shape[1]
     folded = cache.reshape(-1, *cache.shape[2:])
     return jax.vmap(lambda c, u, i: lax.dynamic_update_slice_in_dim(c, u, i, axis=0))(
-        folded, _fold_heads(new).astype(cache.dtype), jnp.repeat(index, heads))
+        folded, _fold_heads(new).astype(cache.dtype), jnp.repeat(index, heads)
+    )
 
 
 # ----------------------------------------------------------------------------- model
+
 
 class MusicTransformer(nn.Module):
     config: MMTConfig
@@ -194,14 +215,23 @@ class MusicTransformer(nn.Module):
         cfg = self.config
         emb_init = nn.initializers.normal(math.sqrt(2.0 / cfg.dim))  # kaiming-normal, fan_in=dim
         self.token_emb = [
-            nn.Embed(n, cfg.dim, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
-                     embedding_init=nn.with_logical_partitioning(emb_init, ("vocab", "embed")))
-            for n in cfg.vocab_sizes]
+            nn.Embed(
+                n,
+                cfg.dim,
+                dtype=cfg.dtype,
+                param_dtype=cfg.param_dtype,
+                embedding_init=nn.with_logical_partitioning(emb_init, ("vocab", "embed")),
+            )
+            for n in cfg.vocab_sizes
+        ]
         if cfg.pos_emb == "absolute":
             self.pos_emb = nn.Embed(
-                cfg.max_seq_len, cfg.dim, dtype=cfg.dtype, param_dtype=cfg.param_dtype,
-                embedding_init=nn.with_logical_partitioning(nn.initializers.normal(1.0),
-                                                            (None, "embed")))
+                cfg.max_seq_len,
+                cfg.dim,
+                dtype=cfg.dtype,
+                param_dtype=cfg.param_dtype,
+                embedding_init=nn.with_logical_partitioning(nn.initializers.normal(1.0), (None, "embed")),
+            )
         self.blocks = [Block(cfg) for _ in range(cfg.depth)]
         self.final_norm = _layer_norm(cfg)
         self.heads = [_dense(cfg, n, "embed", "vocab") for n in cfg.vocab_sizes]
@@ -211,7 +241,7 @@ class MusicTransformer(nn.Module):
         cfg = self.config
         x = sum(emb(codes[..., i]) for i, emb in enumerate(self.token_emb))
         if cfg.pos_emb == "absolute":
-            x = x + self.pos_emb(positions) * (cfg.dim ** -0.5)
+            x = x + self.pos_emb(positions) * (cfg.dim**-0.5)
         x = self.emb_dropout(x, deterministic=deterministic)
         return nn.with_logical_constraint(x, ("batch", "length", "embed"))
 
@@ -249,9 +279,9 @@ class MusicTransformer(nn.Module):
         batch, steps = codes.shape[:2]
         max_len = cache[0]["k"].shape[2]
         index = jnp.broadcast_to(jnp.asarray(index, jnp.int32), (batch,))
-        positions = index[:, None] + jnp.arange(steps, dtype=jnp.int32)[None]       # [B,S]
+        positions = index[:, None] + jnp.arange(steps, dtype=jnp.int32)[None]  # [B,S]
         key_pos = jnp.arange(max_len, dtype=jnp.int32)[None, None, :]
-        allowed = key_pos <= positions[:, :, None]                                  # [B,S,L]
+        allowed = key_pos <= positions[:, :, None]  # [B,S,L]
         if lengths is not None:
             allowed &= key_pos < (index + jnp.asarray(lengths, jnp.int32))[:, None, None]
         x = self._embed(codes, positions, deterministic=True)
@@ -263,6 +293,7 @@ class MusicTransformer(nn.Module):
                 k_all, v_all = (_write_rows(layer[n], t, index) for n, t in (("k", k), ("v", v)))
                 written["k"], written["v"] = (t.reshape(layer["k"].shape) for t in (k_all, v_all))
                 return k_all.astype(k.dtype), v_all.astype(v.dtype)
+
             x = block(x, positions, allowed, kv_write)
             new_cache.append(written)
         return self._logits(x), tuple(new_cache)

@@ -6,13 +6,14 @@ ending before beat 40 or after beat 8000 dropped, drum tracks and dropped progra
 rows (beat, position, pitch, duration, program) deduplicated and sorted, pieces with fewer than
 50 notes dropped, and the first note's beat moved to 0.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from music_codecs.errors import MusicFileError, UserError
-from music_codecs.read import MIDI_SUFFIXES, MUSICXML_SUFFIXES
 from mmt_jax.codec import PROGRAM_TO_INSTRUMENT, RESOLUTION
+from music_codecs.errors import MusicFileError, UserError
+from music_codecs.read import MIDI_SUFFIXES, MUSICXML_SUFFIXES  # noqa: F401  (MIDI_SUFFIXES re-exported)
 
 MIN_END = RESOLUTION * 4 * 10  # 40 beats, in ticks: shorter pieces are dropped
 MAX_END = RESOLUTION * 4 * 2000  # 8000 beats
@@ -46,8 +47,16 @@ def extract_notes(table):
         raise ValueError(f"expected resolution {RESOLUTION}, got {table.resolution}")
     keep = ~table.is_drum & (PROGRAM_TO_INSTRUMENT[table.program] > 0)
     onset = table.onset[keep]
-    rows = np.stack([onset // RESOLUTION, onset % RESOLUTION, table.pitch[keep],
-                     table.duration[keep], table.program[keep]], axis=1).astype(np.int64)
+    rows = np.stack(
+        [
+            onset // RESOLUTION,
+            onset % RESOLUTION,
+            table.pitch[keep],
+            table.duration[keep],
+            table.program[keep],
+        ],
+        axis=1,
+    ).astype(np.int64)
     return np.unique(rows.reshape(-1, 5), axis=0)  # = sorted(set(rows))
 
 
@@ -68,8 +77,9 @@ def table_to_notes(table, min_notes=MIN_NOTES, filters=True):
         raise SkippedPiece(f"too long: ends at beat {end / RESOLUTION:g} > 8000")
     notes = extract_notes(table)
     if filters and len(notes) < min_notes:
-        raise SkippedPiece(f"{len(notes)} notes after removing drums and dropped programs "
-                           f"(fewer than {min_notes})")
+        raise SkippedPiece(
+            f"{len(notes)} notes after removing drums and dropped programs (fewer than {min_notes})"
+        )
     if len(notes):
         notes[:, 0] -= notes[0, 0]
     return notes
@@ -114,8 +124,14 @@ CODES_HEADER = "type,beat,position,pitch,duration,instrument"
 
 def save_csv(path, array, header=NOTES_HEADER):
     """An int array as CSV with a header line, the reference's .csv format."""
-    np.savetxt(path, np.asarray(array).reshape(-1, len(header.split(","))), fmt="%d",
-               delimiter=",", header=header, comments="")
+    np.savetxt(
+        path,
+        np.asarray(array).reshape(-1, len(header.split(","))),
+        fmt="%d",
+        delimiter=",",
+        header=header,
+        comments="",
+    )
 
 
 def load_array(path, columns):
@@ -132,6 +148,7 @@ def load_array(path, columns):
     if array.size == 0:
         return np.zeros((0, columns), np.int64)
     if array.ndim != 2 or array.shape[1] != columns or not np.issubdtype(array.dtype, np.integer):
-        raise UserError(f"{path}: expected an integer array of shape [N, {columns}], "
-                        f"got {array.dtype} {array.shape}")
+        raise UserError(
+            f"{path}: expected an integer array of shape [N, {columns}], got {array.dtype} {array.shape}"
+        )
     return array.astype(np.int64)

@@ -10,6 +10,7 @@ Output layout, the reference's (so its prepared datasets load here and ours load
 
 Pieces go through mmt_jax.notes in worker processes; a bad file is skipped with its reason.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,9 @@ import time
 
 import numpy as np
 
-from music_codecs.errors import MusicFileError, UserError
 from mmt_jax import codec
 from mmt_jax.notes import MIDI_SUFFIXES, MIN_NOTES, MUSICXML_SUFFIXES, save_csv
+from music_codecs.errors import MusicFileError, UserError
 
 SPLITS = ("train", "valid", "test")
 CORPUS_PREFIX = "music21:"
@@ -86,7 +87,7 @@ def _read(source, backend, min_notes):
     if source.startswith(CORPUS_PREFIX):
         from music_codecs.musicxml_read import read_corpus_piece
 
-        table = with_repeats(read_corpus_piece, source[len(CORPUS_PREFIX):])
+        table = with_repeats(read_corpus_piece, source[len(CORPUS_PREFIX) :])
         return table_to_notes(table, min_notes=min_notes)
     return file_to_notes(source, backend=backend, min_notes=min_notes)
 
@@ -119,8 +120,11 @@ def seeded_split(names, seed=0, ratio_valid=0.1, ratio_test=0.1):
     finally:
         random.setstate(state)
     held_out = set(sampled)
-    return {"train": [n for n in names if n not in held_out],
-            "valid": sampled[:n_valid], "test": sampled[n_valid:]}
+    return {
+        "train": [n for n in names if n not in held_out],
+        "valid": sampled[:n_valid],
+        "test": sampled[n_valid:],
+    }
 
 
 def split_from_files(names, splits_dir):
@@ -140,8 +144,17 @@ def _write_lines(path, lines):
     pathlib.Path(path).write_text("".join(f"{line}\n" for line in lines), encoding="utf8")
 
 
-def prepare(items, output, *, backend="symusic", workers=1, splits_dir=None, seed=0,
-            min_notes=MIN_NOTES, progress=True):
+def prepare(
+    items,
+    output,
+    *,
+    backend="symusic",
+    workers=1,
+    splits_dir=None,
+    seed=0,
+    min_notes=MIN_NOTES,
+    progress=True,
+):
     """Prepare every (name, source) item into `output`; returns the report dictionary."""
     import tqdm
 
@@ -172,8 +185,11 @@ def prepare(items, output, *, backend="symusic", workers=1, splits_dir=None, see
     seconds = time.perf_counter() - start
 
     names = [name for name, _ in items if results[name][0] is not None]
-    skipped = [{"name": name, "source": sources[name], "reason": results[name][1]}
-               for name, _ in items if results[name][0] is None]
+    skipped = [
+        {"name": name, "source": sources[name], "reason": results[name][1]}
+        for name, _ in items
+        if results[name][0] is None
+    ]
     _write_lines(output / "names.txt", names)
     split_notes = {}
     if splits_dir is not None:
@@ -184,8 +200,13 @@ def prepare(items, output, *, backend="symusic", workers=1, splits_dir=None, see
         _write_lines(output / f"{part}-names.txt", split[part])
     n_notes = sum(results[name][0] for name in names)
     report = {
-        "output": str(output), "backend": backend, "pieces": len(items), "kept": len(names),
-        "skipped_count": len(skipped), "notes": n_notes, "seconds": round(seconds, 3),
+        "output": str(output),
+        "backend": backend,
+        "pieces": len(items),
+        "kept": len(names),
+        "skipped_count": len(skipped),
+        "notes": n_notes,
+        "seconds": round(seconds, 3),
         "pieces_per_second": round(len(items) / seconds, 3) if seconds else None,
         "notes_per_second": round(n_notes / seconds, 1) if seconds else None,
         "split": {part: len(split[part]) for part in SPLITS},
@@ -203,7 +224,8 @@ def summary(report):
     lines = [
         f"prepared {report['kept']} of {report['pieces']} pieces, {report['notes']} notes, "
         f"in {report['seconds']:.1f} s -> {report['output']}",
-        "split: " + ", ".join(f"{k} {v}" for k, v in report["split"].items())
+        "split: "
+        + ", ".join(f"{k} {v}" for k, v in report["split"].items())
         + f" ({report['split_source']})",
     ]
     if report["skipped"]:

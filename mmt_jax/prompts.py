@@ -7,12 +7,13 @@
   model's range, as the reference's test set is). A piece with no note on beat N or later gives
   all its rows but the EOS (the reference's prompt would be empty there).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from music_codecs.errors import UserError
 from mmt_jax import codec
+from music_codecs.errors import UserError
 
 MODES = ("unconditional", "instrument", "continuation")
 
@@ -34,8 +35,7 @@ def instrument_informed(instruments):
         codes = [int(c) for c in instruments]
         bad = [c for c in codes if not 1 <= c < len(codec.INSTRUMENT_NAMES)]
         if bad:
-            raise UserError(f"instrument codes must lie in 1..{len(codec.INSTRUMENT_NAMES) - 1}, "
-                            f"got {bad}")
+            raise UserError(f"instrument codes must lie in 1..{len(codec.INSTRUMENT_NAMES) - 1}, got {bad}")
     if not codes:
         raise UserError("no instruments given; known: " + ", ".join(codec.INSTRUMENT_CODES))
     rows = [_row(codec.SOS)] + [_row(codec.INSTRUMENT, c) for c in sorted(set(codes))]
@@ -47,10 +47,11 @@ def continuation_from_codes(codes, beats):
     if beats < 0:
         raise UserError(f"--beats must be non-negative, got {beats}")
     codes = np.asarray(codes, np.int64).reshape(-1, 6)
-    codes = codes[:np.flatnonzero(codes[:, 0] == codec.EOS)[0]] if (
-        codes[:, 0] == codec.EOS).any() else codes
+    codes = (
+        codes[: np.flatnonzero(codes[:, 0] == codec.EOS)[0]] if (codes[:, 0] == codec.EOS).any() else codes
+    )
     later = np.flatnonzero(codes[:, 1] >= beats + 1)
-    return codes[:later[0]] if len(later) else codes
+    return codes[: later[0]] if len(later) else codes
 
 
 def continuation(path, beats, max_beat=codec.MODEL_MAX_BEAT):
@@ -59,8 +60,7 @@ def continuation(path, beats, max_beat=codec.MODEL_MAX_BEAT):
 
     notes = file_to_notes(path, filters=False)
     if not len(notes):
-        raise UserError(f"{path}: no notes the model can use (drums and dropped programs "
-                        f"are removed)")
+        raise UserError(f"{path}: no notes the model can use (drums and dropped programs are removed)")
     notes = notes[notes[:, 0] < max_beat]
     return continuation_from_codes(codec.encode_notes(notes), beats)
 

@@ -26,6 +26,7 @@ Randomness is per row and per step: row b at step s draws field f with
 neighbours, and the no-cache `baseline_sample` (the reference's loop: a full forward over the
 whole window every step, same sampling code) gives the same sequences for the same keys.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,12 +51,12 @@ class SamplerConfig:
     """Static sampler settings (hashable: a change here compiles a new loop)."""
 
     model: MMTConfig
-    max_events: int = 1024            # output buffer: events a call may add after the prompt
-    filter: str = "top_k"             # "top_k" or "top_p", applied per field before temperature
+    max_events: int = 1024  # output buffer: events a call may add after the prompt
+    filter: str = "top_k"  # "top_k" or "top_p", applied per field before temperature
     thresholds: tuple[float, ...] = (0.9,) * 6  # per field, the reference's filter_thres
-    strict: bool = False              # musical constraints beyond the reference
-    sos_row0_only: bool = False       # the reference's quirk: mask SOS type in batch row 0 only
-    refill: int = 0                   # events re-prefilled when the window is full (0: half)
+    strict: bool = False  # musical constraints beyond the reference
+    sos_row0_only: bool = False  # the reference's quirk: mask SOS type in batch row 0 only
+    refill: int = 0  # events re-prefilled when the window is full (0: half)
 
     def __post_init__(self):
         thresholds = self.thresholds
@@ -76,8 +77,9 @@ class SamplerConfig:
     @property
     def top_ks(self) -> tuple[int, ...]:
         """k per field exactly as x-transformers 0.25.9 computes it (type: 1 at 0.9)."""
-        return tuple(min(max(math.ceil((1 - t) * n), 1), n)
-                     for t, n in zip(self.thresholds, self.model.vocab_sizes))
+        return tuple(
+            min(max(math.ceil((1 - t) * n), 1), n) for t, n in zip(self.thresholds, self.model.vocab_sizes)
+        )
 
     @property
     def refill_events(self) -> int:
@@ -86,25 +88,26 @@ class SamplerConfig:
 
 # ----------------------------------------------------------------------------- state
 
+
 @struct.dataclass
 class Events:
     """What sampling has produced so far, and the running values the constraints need."""
 
-    seq: jax.Array        # [B, P + max_events, 6] prompt then generated events, zeros after
-    step: jax.Array       # [] events generated so far (all rows step together)
-    done: jax.Array       # [B] the row has an EOS
-    max_type: jax.Array   # [B] running maxima (monotonic fields)
-    max_beat: jax.Array   # [B]
+    seq: jax.Array  # [B, P + max_events, 6] prompt then generated events, zeros after
+    step: jax.Array  # [] events generated so far (all rows step together)
+    done: jax.Array  # [B] the row has an EOS
+    max_type: jax.Array  # [B] running maxima (monotonic fields)
+    max_beat: jax.Array  # [B]
     last_beat: jax.Array  # [B] beat and position codes of the last note (strict mode)
-    last_pos: jax.Array   # [B]
-    declared: jax.Array   # [B, n_instruments] instruments named by instrument rows
+    last_pos: jax.Array  # [B]
+    declared: jax.Array  # [B, n_instruments] instruments named by instrument rows
 
 
 @struct.dataclass
 class SamplingState:
     events: Events
-    logits: tuple         # six [B, n_i] float32: the distributions of the next event
-    cache: dict           # the model's key/value cache
+    logits: tuple  # six [B, n_i] float32: the distributions of the next event
+    cache: dict  # the model's key/value cache
     cache_index: jax.Array  # [B] events held in each row's cache
 
 
@@ -123,19 +126,23 @@ def start_events(cfg: SamplerConfig, prompt, prompt_len) -> Events:
     last_row = jnp.take_along_axis(prompt, jnp.maximum(last, 0)[:, None, None], axis=1)[:, 0]
     n_instruments = cfg.model.vocab_sizes[5]
     inst_rows = real & (types == INSTRUMENT)
-    declared = jnp.any(jax.nn.one_hot(prompt[..., 5], n_instruments, dtype=bool)
-                       & inst_rows[..., None], axis=1)
+    declared = jnp.any(
+        jax.nn.one_hot(prompt[..., 5], n_instruments, dtype=bool) & inst_rows[..., None], axis=1
+    )
     return Events(
-        seq=seq, step=jnp.zeros((), jnp.int32),
+        seq=seq,
+        step=jnp.zeros((), jnp.int32),
         done=jnp.any(real & (types == EOS), axis=1),
         max_type=jnp.max(jnp.where(real, types, 0), axis=1),
         max_beat=jnp.max(jnp.where(real, prompt[..., 1], 0), axis=1),
         last_beat=jnp.where(has_note, last_row[:, 1], 0),
         last_pos=jnp.where(has_note, last_row[:, 2], 0),
-        declared=declared)
+        declared=declared,
+    )
 
 
 # ----------------------------------------------------------------------------- sampling
+
 
 def _draw(cfg: SamplerConfig, field: int, logits, temperature, keys):
     """One code per row from masked logits [B, V]: filter, then temperature, then sample."""
@@ -191,35 +198,41 @@ def sample_event(cfg: SamplerConfig, ev: Events, logits, temperature, keys):
         declared = ev.declared
         any_declared = jnp.any(declared[:, 1:], axis=1, keepdims=True)
         all_declared = jnp.all(declared[:, 1:], axis=1, keepdims=True)
-        inst_mask = jnp.where(is_inst[:, None], declared & ~all_declared,
-                              ~declared & any_declared)
+        inst_mask = jnp.where(is_inst[:, None], declared & ~all_declared, ~declared & any_declared)
     else:
         inst_mask = no_mask
     instrument = field(5, inst_mask)
 
     zero = jnp.zeros_like(etype)
-    event = jnp.stack([
-        etype,
-        jnp.where(is_note, beat, zero), jnp.where(is_note, position, zero),
-        jnp.where(is_note, pitch, zero), jnp.where(is_note, duration, zero),
-        jnp.where(is_note | is_inst, instrument, zero)], axis=1)
+    event = jnp.stack(
+        [
+            etype,
+            jnp.where(is_note, beat, zero),
+            jnp.where(is_note, position, zero),
+            jnp.where(is_note, pitch, zero),
+            jnp.where(is_note, duration, zero),
+            jnp.where(is_note | is_inst, instrument, zero),
+        ],
+        axis=1,
+    )
     event = jnp.where(ev.done[:, None], 0, event)  # ended rows stay zero
     live = ~ev.done
     is_note &= live
-    declared = ev.declared | (jax.nn.one_hot(instrument, ev.declared.shape[1], dtype=bool)
-                              & (is_inst & live)[:, None])
+    declared = ev.declared | (
+        jax.nn.one_hot(instrument, ev.declared.shape[1], dtype=bool) & (is_inst & live)[:, None]
+    )
     return event, ev.replace(
         max_type=jnp.where(live, jnp.maximum(ev.max_type, etype), ev.max_type),
         max_beat=jnp.where(is_note, jnp.maximum(ev.max_beat, beat), ev.max_beat),
         last_beat=jnp.where(is_note, beat, ev.last_beat),
         last_pos=jnp.where(is_note, position, ev.last_pos),
-        declared=declared)
+        declared=declared,
+    )
 
 
 def step_keys(row_keys, step):
     """[B, 6] keys: row b, field f at this step."""
-    return jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, step), len(FIELDS)))(
-        row_keys)
+    return jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, step), len(FIELDS)))(row_keys)
 
 
 def advance(cfg: SamplerConfig, ev: Events, logits, prompt_len, temperature, row_keys):
@@ -227,8 +240,7 @@ def advance(cfg: SamplerConfig, ev: Events, logits, prompt_len, temperature, row
     event, ev = sample_event(cfg, ev, logits, temperature, step_keys(row_keys, ev.step))
     rows = jnp.arange(event.shape[0])
     seq = ev.seq.at[rows, prompt_len + ev.step].set(event)
-    return ev.replace(seq=seq, step=ev.step + 1,
-                      done=ev.done | (event[:, 0] == EOS)), event
+    return ev.replace(seq=seq, step=ev.step + 1, done=ev.done | (event[:, 0] == EOS)), event
 
 
 def window(seq, end, size):
@@ -241,33 +253,30 @@ def window(seq, end, size):
 
 def _last(logits, count):
     """Logits of each row's last real position: six [B, S, n] -> six [B, n]."""
-    return tuple(jnp.take_along_axis(x, (count - 1)[:, None, None], axis=1)[:, 0]
-                 for x in logits)
+    return tuple(jnp.take_along_axis(x, (count - 1)[:, None, None], axis=1)[:, 0] for x in logits)
 
 
 # ----------------------------------------------------------------------------- cache
 
 # ----------------------------------------------------------------------------- cached loop
 
+
 def _prefill(model, params, cache, seq, end, size):
     """Prefill the last `size` events before `end` at positions 0..; (logits, cache, count)."""
     codes, count = window(seq, end, min(size, seq.shape[1]))
-    logits, cache = model.apply(params, codes, cache, 0, count,
-                                method=MusicTransformer.decode)
+    logits, cache = model.apply(params, codes, cache, 0, count, method=MusicTransformer.decode)
     return _last(logits, count), cache, count
 
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=2)
-def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_events,
-                 temperature, row_keys):
+def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_events, temperature, row_keys):
     model = MusicTransformer(cfg.model)
     params = {"params": params}
     width = prompt.shape[1]
     max_len = cache[0]["k"].shape[2]
     num_events = jnp.minimum(num_events, cfg.max_events)
     ev = start_events(cfg, prompt, prompt_len)
-    logits, cache, count = _prefill(model, params, cache, ev.seq, prompt_len,
-                                    min(width, max_len))
+    logits, cache, count = _prefill(model, params, cache, ev.seq, prompt_len, min(width, max_len))
     state = SamplingState(ev, logits, cache, count)
 
     def running(state):
@@ -280,8 +289,9 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         """Sample one event per row and push it through the cache (no row is full)."""
         ev, event = advance(cfg, state.events, state.logits, prompt_len, temperature, row_keys)
         index = jnp.minimum(state.cache_index, max_len - 1)  # ended rows may sit at the end
-        logits, cache = model.apply(params, event[:, None], state.cache, index,
-                                    method=MusicTransformer.decode)
+        logits, cache = model.apply(
+            params, event[:, None], state.cache, index, method=MusicTransformer.decode
+        )
         return SamplingState(ev, tuple(x[:, 0] for x in logits), cache, index + 1)
 
     def refill(state):
@@ -296,11 +306,16 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         fresh = init_cache(cfg.model, full.shape[0], size, state.cache[0]["k"].dtype)
         logits, fresh, count = _prefill(model, params, fresh, ev.seq, prompt_len + ev.step, size)
         row = full[:, None, None, None]  # cache leaves are [B, H, L, D]
-        merge = lambda old, new: old.at[:, :, :size].set(  # noqa: E731
-            jnp.where(row, new, old[:, :, :size]))
+
+        def merge(old, new):
+            return old.at[:, :, :size].set(jnp.where(row, new, old[:, :, :size]))
+
         return SamplingState(
-            ev, tuple(jnp.where(full[:, None], r, d) for r, d in zip(logits, state.logits)),
-            jax.tree.map(merge, state.cache, fresh), jnp.where(full, count, state.cache_index))
+            ev,
+            tuple(jnp.where(full[:, None], r, d) for r, d in zip(logits, state.logits)),
+            jax.tree.map(merge, state.cache, fresh),
+            jnp.where(full, count, state.cache_index),
+        )
 
     def window_pass(state):
         # The refill sits outside the per-event loop: a branch there would cost a copy of
@@ -314,21 +329,22 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
 
 # ----------------------------------------------------------------------------- host API
 
+
 @dataclasses.dataclass
 class Samples:
     """Output of a sampling call (NumPy)."""
 
-    codes: np.ndarray        # [B, P + max_events, 6] prompt then generated events
-    prompt_len: np.ndarray   # [B]
-    steps: int               # events generated per row (loop iterations)
+    codes: np.ndarray  # [B, P + max_events, 6] prompt then generated events
+    prompt_len: np.ndarray  # [B]
+    steps: int  # events generated per row (loop iterations)
 
     def sequences(self):
         """Per row: prompt + generated events, cut after the first generated EOS."""
         out = []
         for row, n in zip(self.codes, self.prompt_len):
-            seq = row[:n + self.steps]
+            seq = row[: n + self.steps]
             eos = np.flatnonzero(seq[n:, 0] == EOS)
-            out.append(seq[:n + eos[0] + 1] if len(eos) else seq)
+            out.append(seq[: n + eos[0] + 1] if len(eos) else seq)
         return out
 
     def generated(self):
@@ -345,7 +361,7 @@ def pad_prompts(prompts, multiple: int = 8):
     width = int(-(-lengths.max() // multiple) * multiple)
     out = np.zeros((len(prompts), width, len(FIELDS)), np.int32)
     for i, p in enumerate(prompts):
-        out[i, :len(p)] = p
+        out[i, : len(p)] = p
     return out, lengths
 
 
@@ -372,8 +388,17 @@ def _prepare(cfg, prompts, row_keys, seed):
     return jnp.asarray(prompt, jnp.int32), jnp.asarray(prompt_len, jnp.int32), row_keys
 
 
-def sample(params, cfg: SamplerConfig, prompts, num_events=None, temperature=1.0, *,
-           row_keys=None, seed=0, cache=None) -> Samples:
+def sample(
+    params,
+    cfg: SamplerConfig,
+    prompts,
+    num_events=None,
+    temperature=1.0,
+    *,
+    row_keys=None,
+    seed=0,
+    cache=None,
+) -> Samples:
     """Generate up to `num_events` (default cfg.max_events) events after each prompt.
 
     prompts: a list of [n_i, 6] code arrays (lengths may differ), or (codes [B,P,6], lengths [B]).
@@ -384,9 +409,16 @@ def sample(params, cfg: SamplerConfig, prompts, num_events=None, temperature=1.0
     if cache is None:
         cache = init_cache(cfg.model, prompt.shape[0])
     num_events = cfg.max_events if num_events is None else num_events
-    ev, _ = _sample_loop(cfg, params, cache, prompt, prompt_len,
-                         jnp.asarray(num_events, jnp.int32), _temperatures(temperature),
-                         row_keys)
+    ev, _ = _sample_loop(
+        cfg,
+        params,
+        cache,
+        prompt,
+        prompt_len,
+        jnp.asarray(num_events, jnp.int32),
+        _temperatures(temperature),
+        row_keys,
+    )
     return Samples(np.asarray(ev.seq), np.asarray(prompt_len), int(ev.step))
 
 
@@ -396,8 +428,7 @@ _start_events = jax.jit(start_events, static_argnums=0)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _baseline_step(cfg: SamplerConfig, size: int, params, ev: Events, prompt_len,
-                   temperature, row_keys):
+def _baseline_step(cfg: SamplerConfig, size: int, params, ev: Events, prompt_len, temperature, row_keys):
     """The reference's step: a full forward over the (last max_seq_len) events, positions
     restarting at 0, then the shared sampling code."""
     codes, count = window(ev.seq, prompt_len + ev.step, size)
@@ -407,8 +438,18 @@ def _baseline_step(cfg: SamplerConfig, size: int, params, ev: Events, prompt_len
     return ev
 
 
-def baseline_sample(params, cfg: SamplerConfig, prompts, num_events=None, temperature=1.0, *,
-                    row_keys=None, seed=0, bucket: int = 64, progress=None) -> Samples:
+def baseline_sample(
+    params,
+    cfg: SamplerConfig,
+    prompts,
+    num_events=None,
+    temperature=1.0,
+    *,
+    row_keys=None,
+    seed=0,
+    bucket: int = 64,
+    progress=None,
+) -> Samples:
     """Reference-style sampling without a cache: every step re-runs the whole window.
 
     A Python loop like the reference's, checking for EOS on the host each step; the window is
@@ -430,9 +471,14 @@ def baseline_sample(params, cfg: SamplerConfig, prompts, num_events=None, temper
     return Samples(np.asarray(ev.seq), np.asarray(prompt_len), int(ev.step))
 
 
-def baseline_bucket_sizes(cfg: SamplerConfig, longest_prompt: int, num_events: int,
-                          bucket: int = 64):
+def baseline_bucket_sizes(cfg: SamplerConfig, longest_prompt: int, num_events: int, bucket: int = 64):
     """The window size the baseline uses at each step (for timing and warm-up)."""
     total = cfg.max_events + -(-longest_prompt // 8) * 8
-    return [min(-(-min(longest_prompt + s, cfg.model.max_seq_len) // bucket) * bucket,
-                cfg.model.max_seq_len, total) for s in range(num_events)]
+    return [
+        min(
+            -(-min(longest_prompt + s, cfg.model.max_seq_len) // bucket) * bucket,
+            cfg.model.max_seq_len,
+            total,
+        )
+        for s in range(num_events)
+    ]

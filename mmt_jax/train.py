@@ -11,6 +11,7 @@ The reference's early stopping fires on the 21st validation round without improv
 (`train.patience=21`); its validation loss is the plain mean of batch losses (what train_kit's
 evaluation reports).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from music_codecs.errors import UserError
 from mmt_jax.config import Config, DataConfig
 from mmt_jax.data import make_dataset
 from mmt_jax.loss import make_eval_fn, make_loss_fn
 from mmt_jax.model import MusicTransformer
+from music_codecs.errors import UserError
 from train_kit import driver
 
 
@@ -38,7 +39,7 @@ def _prepare_corpus(cfg: DataConfig) -> None:
     print(f"preparing the {cfg.prepare_corpus} corpus into {cfg.path} (first run only)")
     items = prepare.corpus_items(None)
     if cfg.prepare_limit:
-        items = items[:cfg.prepare_limit]
+        items = items[: cfg.prepare_limit]
     report = prepare.prepare(items, cfg.path, workers=max(1, min(4, os.cpu_count() or 1)))
     print(prepare.summary({**report, "skipped": []}))
 
@@ -55,12 +56,15 @@ def ensure_data(cfg: DataConfig) -> None:
             _prepare_corpus(cfg)
         if jax.process_count() > 1:
             from jax.experimental import multihost_utils
+
             multihost_utils.sync_global_devices("mmt_jax.train.prepare")
     for split in ("train", "valid"):
         path = _names_path(cfg, split)
         if not path.is_file():
-            raise UserError(f"{path}: not found; prepare the data first "
-                            f"(`mmt-jax prepare --input MIDI_DIR --out {cfg.path or 'DIR'}`)")
+            raise UserError(
+                f"{path}: not found; prepare the data first "
+                f"(`mmt-jax prepare --input MIDI_DIR --out {cfg.path or 'DIR'}`)"
+            )
     if not (Path(cfg.path) / "notes").is_dir():
         raise UserError(f"{cfg.path}: no notes/ folder (is it a folder made by `mmt-jax prepare`?)")
 
@@ -69,17 +73,25 @@ def make_pipelines(cfg: Config, process_index=0, process_count=1):
     """(training iterator with get_state/set_state, fn returning a fresh validation iterable);
     both give this process its rows of the global batch."""
     d = cfg.data
-    common = dict(max_beat=d.max_beat, max_seq_len=cfg.model.max_seq_len,
-                  pad_to="max_seq_len" if d.pad_to_max else None, pad_multiple=d.pad_multiple,
-                  process_index=process_index, process_count=process_count)
+    common = dict(
+        max_beat=d.max_beat,
+        max_seq_len=cfg.model.max_seq_len,
+        pad_to="max_seq_len" if d.pad_to_max else None,
+        pad_multiple=d.pad_multiple,
+        process_index=process_index,
+        process_count=process_count,
+    )
     notes = Path(d.path) / "notes"
-    train_ds = make_dataset(notes, str(_names_path(d, "train")), d.batch_size, train=True,
-                            seed=cfg.train.seed, **common)
-    valid_ds = make_dataset(notes, str(_names_path(d, "valid")), d.batch_size, train=False,
-                            fill_partial=True, **common)
+    train_ds = make_dataset(
+        notes, str(_names_path(d, "train")), d.batch_size, train=True, seed=cfg.train.seed, **common
+    )
+    valid_ds = make_dataset(
+        notes, str(_names_path(d, "valid")), d.batch_size, train=False, fill_partial=True, **common
+    )
 
     def eval_data():
         return itertools.islice(iter(valid_ds), d.eval_max_batches or None)
+
     return iter(train_ds.to_iter_dataset()), eval_data
 
 
@@ -94,8 +106,11 @@ class MMTTask(driver.Task):
         return MusicTransformer(cfg.model)
 
     def example_batch(self, cfg, data, rows):
-        return {"codes": np.zeros((rows, 8, 6), np.int32), "mask": np.zeros((rows, 8), bool),
-                "seq_len": np.zeros((rows,), np.int32)}
+        return {
+            "codes": np.zeros((rows, 8, 6), np.int32),
+            "mask": np.zeros((rows, 8), bool),
+            "seq_len": np.zeros((rows,), np.int32),
+        }
 
     def init_params(self, model, batch, rng):
         return model.init(rng, batch["codes"])["params"]

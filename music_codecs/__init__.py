@@ -2,6 +2,7 @@
 
 Importing this package never imports JAX.
 """
+
 from music_codecs.errors import MusicFileError, UserError
 from music_codecs.midi_read import read_midi
 from music_codecs.midi_write import write_midi
@@ -10,6 +11,15 @@ from music_codecs.quantize import adjust_resolution, fix_zero_durations, remove_
 from music_codecs.read import read_folder, read_music
 
 __all__ = [
-    "MusicFileError", "NoteTable", "UserError", "adjust_resolution", "fix_zero_durations",
-    "read_folder", "read_midi", "read_music", "remove_duplicates", "trim", "write_midi",
+    "MusicFileError",
+    "NoteTable",
+    "UserError",
+    "adjust_resolution",
+    "fix_zero_durations",
+    "read_folder",
+    "read_midi",
+    "read_music",
+    "remove_duplicates",
+    "trim",
+    "write_midi",
 ]

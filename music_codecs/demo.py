@@ -1,7 +1,8 @@
 """Show the music layer on the built-in corpus: read a Bach chorale, write MIDI, WAV and a piano roll.
 
-    python -m music_codecs.demo [--out DIR] [--piece bach/bwv66.6]
+python -m music_codecs.demo [--out DIR] [--piece bach/bwv66.6]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +50,11 @@ def main(argv=None):
         renderer += " (pretty_midi sine waves: FluidSynth or a General MIDI soundfont is missing)"
     print(f"WAV:        {wav} (renderer: {renderer})")
     print(f"piano roll: {png}")
-    print(f"metrics:    pitch-class entropy {metrics.pitch_class_entropy(table):.3f}, "
-          f"scale consistency {metrics.scale_consistency(table):.3f}, "
-          f"groove consistency {metrics.groove_consistency(table, 4 * table.resolution):.3f}")
+    print(
+        f"metrics:    pitch-class entropy {metrics.pitch_class_entropy(table):.3f}, "
+        f"scale consistency {metrics.scale_consistency(table):.3f}, "
+        f"groove consistency {metrics.groove_consistency(table, 4 * table.resolution):.3f}"
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ give exactly 256 frames and frames = samples / hop for any multiple of hop.
     wave = mel_to_wave(logmel, cfg, n_iter=32)         # NNLS + Griffin-Lim, frames * hop samples
     stats = MelStats.fit([logmel, ...]); x = stats.normalize(logmel)   # ~[-1, 1] for diffusion
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,16 +31,17 @@ class MelConfig:
     hop_length: int = 256
     n_mels: int = 80
     fmin: float = 0.0
-    fmax: float | None = None       # None: sample_rate / 2
+    fmax: float | None = None  # None: sample_rate / 2
     log_floor: float = 1e-5
-    clip_samples: int = 65536       # 4.096 s at 16 kHz -> 256 frames
+    clip_samples: int = 65536  # 4.096 s at 16 kHz -> 256 frames
 
     def __post_init__(self):
         if (self.n_fft - self.hop_length) % 2:
             raise UserError(f"n_fft - hop_length = {self.n_fft - self.hop_length} must be even")
         if self.clip_samples % self.hop_length:
-            raise UserError(f"clip_samples={self.clip_samples} must be a multiple of "
-                            f"hop_length={self.hop_length}")
+            raise UserError(
+                f"clip_samples={self.clip_samples} must be a multiple of hop_length={self.hop_length}"
+            )
 
     @property
     def pad(self):
@@ -54,24 +56,39 @@ class MelConfig:
 def mel_basis(cfg: MelConfig):
     """[n_mels, 1 + n_fft // 2] slaney-normalised librosa filterbank."""
     import librosa
-    return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels,
-                               fmin=cfg.fmin, fmax=cfg.fmax, norm="slaney",
-                               htk=False).astype(np.float32)
+
+    return librosa.filters.mel(
+        sr=cfg.sample_rate,
+        n_fft=cfg.n_fft,
+        n_mels=cfg.n_mels,
+        fmin=cfg.fmin,
+        fmax=cfg.fmax,
+        norm="slaney",
+        htk=False,
+    ).astype(np.float32)
 
 
 def stft_magnitude(wave, cfg: MelConfig):
     """|STFT| [1 + n_fft // 2, frames] of the reflect-padded wave (frames = len // hop)."""
     import librosa
+
     wave = np.asarray(wave, np.float32)
     if wave.ndim != 1 or wave.size < cfg.hop_length:
-        raise UserError(f"expected a mono waveform of at least {cfg.hop_length} samples, "
-                        f"got shape {wave.shape}")
+        raise UserError(
+            f"expected a mono waveform of at least {cfg.hop_length} samples, got shape {wave.shape}"
+        )
     if not np.all(np.isfinite(wave)):
         raise UserError("waveform contains NaN or infinite samples")
     padded = np.pad(wave, (cfg.pad, cfg.pad), mode="reflect")
-    spec = librosa.stft(padded, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-                        win_length=cfg.win_length, window="hann", center=False)
-    return np.sqrt(spec.real ** 2 + spec.imag ** 2 + 1e-9).astype(np.float32)
+    spec = librosa.stft(
+        padded,
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        win_length=cfg.win_length,
+        window="hann",
+        center=False,
+    )
+    return np.sqrt(spec.real**2 + spec.imag**2 + 1e-9).astype(np.float32)
 
 
 def wave_to_mel(wave, cfg: MelConfig = MelConfig()):
@@ -87,18 +104,29 @@ def griffin_lim(magnitude, cfg: MelConfig, n_iter=32, seed=0):
     frames * hop samples, aligned with what `stft_magnitude` analysed.
     """
     import librosa
+
     frames = magnitude.shape[1]
     length = cfg.n_fft + cfg.hop_length * (frames - 1)
-    wave = librosa.griffinlim(magnitude, n_iter=n_iter, hop_length=cfg.hop_length,
-                              win_length=cfg.win_length, n_fft=cfg.n_fft, window="hann",
-                              center=False, length=length, momentum=0.99,
-                              init="random", random_state=seed)
-    return wave[cfg.pad:cfg.pad + frames * cfg.hop_length].astype(np.float32)
+    wave = librosa.griffinlim(
+        magnitude,
+        n_iter=n_iter,
+        hop_length=cfg.hop_length,
+        win_length=cfg.win_length,
+        n_fft=cfg.n_fft,
+        window="hann",
+        center=False,
+        length=length,
+        momentum=0.99,
+        init="random",
+        random_state=seed,
+    )
+    return wave[cfg.pad : cfg.pad + frames * cfg.hop_length].astype(np.float32)
 
 
 def mel_to_wave(logmel, cfg: MelConfig = MelConfig(), n_iter=32, seed=0):
     """Griffin-Lim vocoder: log-mel [n_mels, frames] -> waveform [frames * hop], in [-1, 1]."""
     import librosa
+
     logmel = np.asarray(logmel, np.float32)
     if logmel.ndim != 2 or logmel.shape[0] != cfg.n_mels:
         raise UserError(f"expected a log-mel of shape [{cfg.n_mels}, frames], got {logmel.shape}")
@@ -118,13 +146,14 @@ def spectral_convergence(reference, estimate):
 
 def fit_clip(wave, cfg: MelConfig = MelConfig(), start=0):
     """Exactly cfg.clip_samples from `start`, zero-padded at the end when the wave is short."""
-    wave = np.asarray(wave, np.float32)[start:start + cfg.clip_samples]
+    wave = np.asarray(wave, np.float32)[start : start + cfg.clip_samples]
     return np.pad(wave, (0, cfg.clip_samples - wave.size))
 
 
 @dataclasses.dataclass(frozen=True)
 class MelStats:
     """Dataset range of log-mel values; maps [low, high] to [-1, 1] (and back)."""
+
     low: float
     high: float
 
@@ -142,7 +171,9 @@ class MelStats:
         return (2.0 * (np.asarray(logmel) - self.low) / (self.high - self.low) - 1.0).astype(np.float32)
 
     def denormalize(self, x):
-        return ((np.asarray(x, np.float32) + 1.0) * 0.5 * (self.high - self.low) + self.low).astype(np.float32)
+        return ((np.asarray(x, np.float32) + 1.0) * 0.5 * (self.high - self.low) + self.low).astype(
+            np.float32
+        )
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self))

@@ -6,6 +6,7 @@ consistency, groove consistency) follow muspy exactly, since the paper's numbers
 them; where muspy has a bug elsewhere the correct value is computed and the docstring says
 how it differs.
 """
+
 from __future__ import annotations
 
 import math

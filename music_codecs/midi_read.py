@@ -42,6 +42,7 @@ MAX_NOTES notes or an end past MAX_QUARTERS quarter notes. On malformed-but-pars
 two parsers can disagree about rejecting a file (mido checks every data byte; symusic checks
 note, control and program bytes).
 """
+
 from __future__ import annotations
 
 import collections
@@ -88,6 +89,7 @@ def read_midi(path, backend="symusic", allow_empty=False) -> NoteTable:
 
 # ---------------------------------------------------------------- file structure (both paths)
 
+
 def _split_chunks(path, data):
     """Validate the header; return (format, ticks per quarter, [track chunk bodies])."""
     if len(data) < 14 or data[:4] != b"MThd":
@@ -103,8 +105,8 @@ def _split_chunks(path, data):
     while len(bodies) < ntracks:
         if pos + 8 > len(data):
             raise MusicFileError(path, f"truncated: {len(bodies)} of {ntracks} tracks present")
-        kind, size = data[pos:pos + 4], struct.unpack(">I", data[pos + 4:pos + 8])[0]
-        body = data[pos + 8:pos + 8 + size]
+        kind, size = data[pos : pos + 4], struct.unpack(">I", data[pos + 4 : pos + 8])[0]
+        body = data[pos + 8 : pos + 8 + size]
         if len(body) < size:
             raise MusicFileError(path, f"truncated in track {len(bodies)}")
         pos += 8 + size
@@ -114,6 +116,7 @@ def _split_chunks(path, data):
 
 
 # ---------------------------------------------------------------- the reference rule
+
 
 def _apply_rule(events, end_tick):
     """Pair and group one MIDI track's channel events [(tick, kind, channel, a, b), ...].
@@ -133,8 +136,7 @@ def _apply_rule(events, end_tick):
             queue = open_notes.setdefault((channel, a), collections.deque())
             if queue:
                 onset, velocity = queue.popleft()
-                tracks.setdefault((programs[channel], channel), []).append(
-                    (onset, tick - onset, a, velocity))
+                tracks.setdefault((programs[channel], channel), []).append((onset, tick - onset, a, velocity))
         elif kind == PROGRAM:
             programs[channel] = a
         else:  # a control change makes the track appear (muspy stores it there)
@@ -160,6 +162,7 @@ def _clean_name(text):
 
 
 # ---------------------------------------------------------------- pretty_midi backend (mido)
+
 
 def _read_mido(data):
     import io
@@ -283,10 +286,17 @@ def _read_symusic(tpq, bodies):
                 tempos += zip(tempo["time"].tolist(), tempo["mspq"].tolist())
                 ts = score.time_signatures.numpy()
                 signatures += zip(ts["time"].tolist(), ts["numerator"].tolist(), ts["denominator"].tolist())
-                tracks.append([
-                    (t.program, t.is_drum, _clean_name(t.name), *(
-                        n[k].astype(np.int64) for k in ("time", "duration", "pitch", "velocity")))
-                    for t, n in zip(kept, notes)])
+                tracks.append(
+                    [
+                        (
+                            t.program,
+                            t.is_drum,
+                            _clean_name(t.name),
+                            *(n[k].astype(np.int64) for k in ("time", "duration", "pitch", "velocity")),
+                        )
+                        for t, n in zip(kept, notes)
+                    ]
+                )
                 continue
         else:
             symusic.Score.from_midi(_mini_file(tpq, body))  # let symusic reject corrupt data
@@ -319,7 +329,7 @@ def _scan_track(body):
             if status == 0xFF:
                 meta = body[pos]
                 pos, length = _read_varlen(body, pos + 1)
-                payload = body[pos:pos + length]
+                payload = body[pos : pos + length]
                 pos += length
                 if meta == 0x2F:
                     break
@@ -369,6 +379,7 @@ def _read_varlen(data, pos):
 
 # ---------------------------------------------------------------- assembly and sanity
 
+
 def _assemble(tpq, fmt, midi_tracks, tempos, signatures):
     columns = [[] for _ in range(7)]
     names = []
@@ -390,8 +401,12 @@ def _assemble(tpq, fmt, midi_tracks, tempos, signatures):
         table = NoteTable(tpq, *(np.concatenate(c) for c in columns), track_names=tuple(names))
     tempo = np.asarray(sorted(tempos), np.int64).reshape(-1, 2)
     signatures = np.asarray(sorted(signatures), np.int64).reshape(-1, 3)
-    return table.replace(tempo_tick=tempo[:, 0], tempo_qpm=60_000_000 / np.maximum(tempo[:, 1], 1),
-                         time_signatures=signatures, track_names=tuple(names))
+    return table.replace(
+        tempo_tick=tempo[:, 0],
+        tempo_qpm=60_000_000 / np.maximum(tempo[:, 1], 1),
+        time_signatures=signatures,
+        track_names=tuple(names),
+    )
 
 
 def _lex_sorted(keys):
@@ -411,7 +426,8 @@ def _check_sane(path, table, allow_empty):
     if len(table) and (table.onset.min() < 0 or table.duration.min() < 0):
         raise MusicFileError(path, "absurd: times beyond 32-bit ticks")  # symusic's int32 wrapped
     if table.end > MAX_QUARTERS * table.resolution:
-        raise MusicFileError(path, f"absurd: ends after {table.end // table.resolution} quarter "
-                                   f"notes (limit {MAX_QUARTERS})")
+        raise MusicFileError(
+            path, f"absurd: ends after {table.end // table.resolution} quarter notes (limit {MAX_QUARTERS})"
+        )
     if not len(table) and not allow_empty:
         raise MusicFileError(path, "no notes")

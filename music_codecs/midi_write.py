@@ -16,6 +16,7 @@ velocities are 1..127 (velocity 0 means note-off; 0 is written as 1), no track i
 names are printable ASCII. Tempos are stored as whole microseconds per quarter note; time
 signatures whose denominator is not a power of two cannot be stored and are left out.
 """
+
 from __future__ import annotations
 
 import mido
@@ -29,10 +30,15 @@ _CHANNELS = [c for c in range(16) if c != 9]
 def write_midi(table: NoteTable, path) -> str:
     """Write `table` to `path` (a .mid file) and return the path as a string."""
     midi = mido.MidiFile(type=1, ticks_per_beat=table.resolution)
-    conductor = [(int(t), 0, mido.MetaMessage("set_tempo", tempo=_tempo(q)))
-                 for t, q in zip(table.tempo_tick, table.tempo_qpm)]
-    conductor += [(int(t), 1, mido.MetaMessage("time_signature", numerator=int(n), denominator=int(d)))
-                  for t, n, d in table.time_signatures if 0 < n < 256 and d > 0 and d & (d - 1) == 0]
+    conductor = [
+        (int(t), 0, mido.MetaMessage("set_tempo", tempo=_tempo(q)))
+        for t, q in zip(table.tempo_tick, table.tempo_qpm)
+    ]
+    conductor += [
+        (int(t), 1, mido.MetaMessage("time_signature", numerator=int(n), denominator=int(d)))
+        for t, n, d in table.time_signatures
+        if 0 < n < 256 and d > 0 and d & (d - 1) == 0
+    ]
     midi.tracks.append(_track(sorted(conductor, key=lambda e: e[:2])))
     names = table.track_names
     for index in range(table.num_tracks):
@@ -42,8 +48,10 @@ def write_midi(table: NoteTable, path) -> str:
         program = int(notes.program[0]) if len(notes) else 0
         name = names[index] if index < len(names) else ""
         name = name.encode("latin-1", "replace").decode("latin-1")  # what a MIDI text event holds
-        events = [(0, -2, 0, mido.MetaMessage("track_name", name=name)),
-                  (0, -1, 0, mido.Message("program_change", channel=channel, program=program))]
+        events = [
+            (0, -2, 0, mido.MetaMessage("track_name", name=name)),
+            (0, -1, 0, mido.Message("program_change", channel=channel, program=program)),
+        ]
         events += _note_events(notes, channel)
         midi.tracks.append(_track(sorted(events, key=lambda e: e[:3])))
     midi.save(str(path))
@@ -59,13 +67,22 @@ def _note_events(notes, channel):
     onset first, the note FIFO closes), then the ons (shortest first), then the offs of
     zero-length notes, so every off closes the note it belongs to."""
     events = []
-    for onset, duration, pitch, velocity in zip(notes.onset.tolist(), notes.duration.tolist(),
-                                                notes.pitch.tolist(), notes.velocity.tolist()):
+    for onset, duration, pitch, velocity in zip(
+        notes.onset.tolist(), notes.duration.tolist(), notes.pitch.tolist(), notes.velocity.tolist()
+    ):
         end = onset + duration
         velocity = min(max(velocity, 1), 127)
-        events.append((onset, 1, end, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
-        events.append((end, 0 if duration > 0 else 2, onset,
-                       mido.Message("note_off", channel=channel, note=pitch, velocity=0)))
+        events.append(
+            (onset, 1, end, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity))
+        )
+        events.append(
+            (
+                end,
+                0 if duration > 0 else 2,
+                onset,
+                mido.Message("note_off", channel=channel, note=pitch, velocity=0),
+            )
+        )
     return events
 
 

@@ -15,6 +15,7 @@ Palestrina, ...): it is the default symbolic dataset, needing no download.
 * Tempos are the score's metronome marks (none if it has none); time signatures come from
   the first part.
 """
+
 from __future__ import annotations
 
 import math
@@ -100,7 +101,8 @@ def score_to_table(score, path="<score>", expand_repeats=False) -> NoteTable:
         program = getattr(instrument, "midiProgram", None) or 0
         elements = list(part.flatten().notes)
         drum = isinstance(instrument, music21_instrument.UnpitchedPercussion) or any(
-            isinstance(e, note.Unpitched) for e in elements)
+            isinstance(e, note.Unpitched) for e in elements
+        )
         for element in elements:
             onset = Fraction(element.offset)
             length = Fraction(element.duration.quarterLength)
@@ -109,16 +111,20 @@ def score_to_table(score, path="<score>", expand_repeats=False) -> NoteTable:
                 pitches = [element.displayPitch().midi]
             else:
                 pitches = [p.midi for p in getattr(element, "pitches", ())]
-            rows += [(onset, length, p, velocity or DEFAULT_VELOCITY, program, drum, index)
-                     for p in pitches]
+            rows += [(onset, length, p, velocity or DEFAULT_VELOCITY, program, drum, index) for p in pitches]
         names.append((part.partName or getattr(instrument, "instrumentName", None) or "").strip())
     if not rows:
         raise MusicFileError(path, "no notes")
     flat = score.flatten()
-    marks = [(Fraction(flat.elementOffset(m)), m.getQuarterBPM())
-             for m in flat.getElementsByClass(tempo.MetronomeMark) if m.number is not None]
-    signatures = [(Fraction(ts.offset), ts.numerator, ts.denominator)
-                  for ts in parts[0].flatten().getElementsByClass("TimeSignature")]
+    marks = [
+        (Fraction(flat.elementOffset(m)), m.getQuarterBPM())
+        for m in flat.getElementsByClass(tempo.MetronomeMark)
+        if m.number is not None
+    ]
+    signatures = [
+        (Fraction(ts.offset), ts.numerator, ts.denominator)
+        for ts in parts[0].flatten().getElementsByClass("TimeSignature")
+    ]
     times = [r[0] for r in rows] + [r[1] for r in rows] + [m[0] for m in marks] + [s[0] for s in signatures]
     resolution = _resolution(times)
 
@@ -128,11 +134,19 @@ def score_to_table(score, path="<score>", expand_repeats=False) -> NoteTable:
     onset = np.array([tick(r[0]) for r in rows], np.int64)
     end = np.array([tick(r[0] + r[1]) for r in rows], np.int64)
     table = NoteTable(
-        resolution, onset, end - onset, [min(max(r[2], 0), 127) for r in rows],
-        [min(max(int(r[3]), 1), 127) for r in rows], [r[4] for r in rows], [r[5] for r in rows],
+        resolution,
+        onset,
+        end - onset,
+        [min(max(r[2], 0), 127) for r in rows],
+        [min(max(int(r[3]), 1), 127) for r in rows],
+        [r[4] for r in rows],
+        [r[5] for r in rows],
         [r[6] for r in rows],
-        tempo_tick=[tick(m[0]) for m in marks], tempo_qpm=[m[1] for m in marks],
-        time_signatures=np.array(sorted({(tick(s[0]), s[1], s[2]) for s in signatures}), np.int64).reshape(-1, 3),
+        tempo_tick=[tick(m[0]) for m in marks],
+        tempo_qpm=[m[1] for m in marks],
+        time_signatures=np.array(sorted({(tick(s[0]), s[1], s[2]) for s in signatures}), np.int64).reshape(
+            -1, 3
+        ),
         track_names=tuple(names),
     )
     return _drop_empty_tracks(table).sorted()

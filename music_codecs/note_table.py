@@ -5,6 +5,7 @@ Symbolic data never goes through seconds: onsets and durations are integer ticks
 Notes are ordered by track, then within a track by (onset, pitch, duration, velocity), the
 order the MMT reference's MIDI reader leaves them in.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,9 +33,7 @@ class NoteTable:
     tempo_tick: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
     tempo_qpm: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.float64))
     # Time signatures as rows (tick, numerator, denominator).
-    time_signatures: np.ndarray = dataclasses.field(
-        default_factory=lambda: np.zeros((0, 3), np.int64)
-    )
+    time_signatures: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3), np.int64))
     # One name per track index (may be empty strings).
     track_names: tuple = ()
 
@@ -108,5 +107,7 @@ class NoteTable:
         return cls(resolution, *(notes[:, i] for i in range(7)), **meta)
 
     def __repr__(self):
-        return (f"NoteTable({len(self)} notes, {self.num_tracks} tracks, "
-                f"resolution={self.resolution}, end={self.end})")
+        return (
+            f"NoteTable({len(self)} notes, {self.num_tracks} tracks, "
+            f"resolution={self.resolution}, end={self.end})"
+        )

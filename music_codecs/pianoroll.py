@@ -1,4 +1,5 @@
 """Piano rolls: note tables as [track, time, pitch] arrays and as pictures."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,8 +53,10 @@ def save_pianoroll_png(table: NoteTable, path, title=None, dpi=120) -> str:
         x0 = notes.onset / table.resolution
         x1 = x0 + np.maximum(notes.duration, 1) / table.resolution
         y0, y1 = notes.pitch - 0.4, notes.pitch + 0.4
-        boxes = np.stack([np.stack([x0, y0], -1), np.stack([x1, y0], -1),
-                          np.stack([x1, y1], -1), np.stack([x0, y1], -1)], axis=1)
+        boxes = np.stack(
+            [np.stack([x0, y0], -1), np.stack([x1, y0], -1), np.stack([x1, y1], -1), np.stack([x0, y1], -1)],
+            axis=1,
+        )
         colour = colours(index % colours.N)
         ax.add_collection(PolyCollection(boxes, facecolors=colour, edgecolors="none", alpha=0.85))
         name = table.track_names[index] if index < len(table.track_names) else ""

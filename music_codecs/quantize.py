@@ -1,4 +1,5 @@
 """Time-grid changes on note tables, with the MMT reference's exact rounding (reference mmt.md §1.8)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,11 @@ def adjust_resolution(table: NoteTable, new_resolution: int) -> NoteTable:
     signatures = table.time_signatures.copy()
     signatures[:, 0] = _round_half_even(signatures[:, 0] * factor)
     return table.replace(
-        resolution=new_resolution, onset=onset, duration=duration,
-        tempo_tick=_round_half_even(table.tempo_tick * factor), time_signatures=signatures,
+        resolution=new_resolution,
+        onset=onset,
+        duration=duration,
+        tempo_tick=_round_half_even(table.tempo_tick * factor),
+        time_signatures=signatures,
     ).sorted()
 
 
@@ -69,6 +73,8 @@ def trim(table: NoteTable, end: int) -> NoteTable:
     duration = np.minimum(kept.onset + kept.duration, end) - kept.onset
     tempo = kept.tempo_tick < end
     return kept.replace(
-        duration=duration, tempo_tick=kept.tempo_tick[tempo], tempo_qpm=kept.tempo_qpm[tempo],
+        duration=duration,
+        tempo_tick=kept.tempo_tick[tempo],
+        tempo_qpm=kept.tempo_qpm[tempo],
         time_signatures=kept.time_signatures[kept.time_signatures[:, 0] < end],
     )

@@ -1,4 +1,5 @@
 """One entry point for music files, and a folder reader that skips bad files instead of dying."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,8 +24,9 @@ def read_music(path, backend="symusic", expand_repeats=False) -> NoteTable:
         from music_codecs.musicxml_read import read_musicxml
 
         return read_musicxml(path, expand_repeats=expand_repeats)
-    raise MusicFileError(path, f"unsupported file type {suffix or '(none)'!r}; "
-                               f"expected one of {', '.join(SUFFIXES)}")
+    raise MusicFileError(
+        path, f"unsupported file type {suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}"
+    )
 
 
 def music_files(folder, recursive=True):
@@ -43,6 +45,7 @@ class FolderReader:
     Any failure on one file (a MusicFileError, or an unexpected error from a parser) is
     recorded and the next file is read; `skipped` is complete once the iteration has ended.
     """
+
     paths: list
     backend: str = "symusic"
     expand_repeats: bool = False

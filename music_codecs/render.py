@@ -1,5 +1,6 @@
 """Render a note table to a WAV file: FluidSynth with a General MIDI soundfont where installed,
 else pretty_midi's sine-wave synthesis. The caller is told which one played."""
+
 from __future__ import annotations
 
 import logging
@@ -74,8 +75,19 @@ def render_wav(table: NoteTable, path, sample_rate=22050, renderer="auto") -> st
 
 
 def _fluidsynth(midi_path, wav_path, sample_rate, soundfont):
-    command = ["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(int(sample_rate)),
-               "-F", str(wav_path), soundfont, str(midi_path)]
+    command = [
+        "fluidsynth",
+        "-ni",
+        "-q",
+        "-g",
+        "0.5",
+        "-r",
+        str(int(sample_rate)),
+        "-F",
+        str(wav_path),
+        soundfont,
+        str(midi_path),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if result.returncode != 0 or not Path(wav_path).is_file():
         raise UserError(f"fluidsynth failed: {(result.stderr or result.stdout).strip()[:300]}")

@@ -7,6 +7,7 @@
 The data are 40 four-part pieces whose parts sit in separate pitch zones (so the loss falls),
 written with arranger_jax.data.save_dataset: no network, no music21.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,5 +44,11 @@ def make_dataset(folder, count=40, seed=0):
 def tiny_training(tmp_path) -> tuple[str, list[str]]:
     tmp_path = Path(tmp_path)
     folder = make_dataset(tmp_path / "data")
-    return str(CONFIG), [f"data.path={folder}", "data.batch_size=8", "train.max_steps=3",
-                         "train.log_every=1", "train.eval_every=0", f"train.out_dir={tmp_path / 'run'}"]
+    return str(CONFIG), [
+        f"data.path={folder}",
+        "data.batch_size=8",
+        "train.max_steps=3",
+        "train.log_every=1",
+        "train.eval_every=0",
+        f"train.out_dir={tmp_path / 'run'}",
+    ]

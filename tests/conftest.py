@@ -1,4 +1,5 @@
 """Test setup: 8 simulated CPU devices and fast compiles, fixed before JAX initialises."""
+
 import os
 
 os.environ["XLA_FLAGS"] = (

@@ -6,6 +6,7 @@
 
 No network and no corpus: the pieces are generated here.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,9 @@ def write_fixture(root, n_train=12, n_valid=4):
     for i in range(n_train + n_valid):
         n = 40 + 3 * i
         k = np.arange(n)
-        notes = np.stack([k // 2, (k % 2) * 6, 60 + (2 * k + i) % 12, np.full(n, 6),
-                          np.where(k % 3 == 0, 0, 40)], 1).astype(np.int64)
+        notes = np.stack(
+            [k // 2, (k % 2) * 6, 60 + (2 * k + i) % 12, np.full(n, 6), np.where(k % 3 == 0, 0, 40)], 1
+        ).astype(np.int64)
         np.save(root / "notes" / f"p{i:02d}.npy", notes)
         names.append(f"p{i:02d}")
     (root / "train-names.txt").write_text("\n".join(names[:n_train]) + "\n")
@@ -37,7 +39,14 @@ def tiny_training(tmp_path) -> tuple[str, list[str]]:
     """(config file, overrides) for 3 logged steps of batch 8 on fixture data under tmp_path."""
     data = write_fixture(Path(tmp_path) / "data")
     return str(CONFIG), [
-        f"data.path={data}", "data.prepare_corpus=''", "data.batch_size=8",
-        "model.max_seq_len=48", "model.depth=1",
-        "train.max_steps=3", "train.log_every=1", "train.eval_every=0",
-        "train.keep_best_metric=''", f"train.out_dir={Path(tmp_path) / 'run'}"]
+        f"data.path={data}",
+        "data.prepare_corpus=''",
+        "data.batch_size=8",
+        "model.max_seq_len=48",
+        "model.depth=1",
+        "train.max_steps=3",
+        "train.log_every=1",
+        "train.eval_every=0",
+        "train.keep_best_metric=''",
+        f"train.out_dir={Path(tmp_path) / 'run'}",
+    ]

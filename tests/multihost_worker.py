@@ -12,6 +12,7 @@
 Prints one JSON line at the end: {"process": i, "processes": P, "devices": D, "status": ...}.
 The per-step losses are in OUT/metrics.jsonl (written by process 0).
 """
+
 import json
 import os
 import sys
@@ -19,8 +20,12 @@ import sys
 os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={os.environ.get('DEVICES', '8')}"
 os.environ["JAX_PLATFORMS"] = "cpu"
 
-SYSTEMS = {"toy": "train_kit.toy", "mmt": "mmt_jax.train", "arranger": "arranger_jax.train",
-           "clipsonic": "clipsonic_jax.train"}
+SYSTEMS = {
+    "toy": "train_kit.toy",
+    "mmt": "mmt_jax.train",
+    "arranger": "arranger_jax.train",
+    "clipsonic": "clipsonic_jax.train",
+}
 
 
 def main(system, config, out, *overrides):
@@ -38,16 +43,31 @@ def main(system, config, out, *overrides):
         def stop(*args, **kwargs):  # the driver's first act must be this call, on a fresh backend
             print(json.dumps({"backend_touched_before_init": xla_bridge.backends_are_initialized()}))
             sys.exit(0)
+
         jax.distributed.initialize = stop
     module = importlib.import_module(SYSTEMS[system])
     if system == "toy":
         from train_kit import driver
-        cfg = apply_overrides(module.ToyConfig(), overrides) if config == "-" else load_config(config, overrides)
+
+        cfg = (
+            apply_overrides(module.ToyConfig(), overrides)
+            if config == "-"
+            else load_config(config, overrides)
+        )
         result = driver.train(module.ToyTask(), cfg, progress=False)
     else:
         result = module.train(load_config(config, overrides), progress=False)
-    print(json.dumps({"process": jax.process_index(), "processes": jax.process_count(),
-                      "devices": jax.device_count(), "status": result.status, "step": result.step}))
+    print(
+        json.dumps(
+            {
+                "process": jax.process_index(),
+                "processes": jax.process_count(),
+                "devices": jax.device_count(),
+                "status": result.status,
+                "step": result.step,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """Arranger baselines (reference §7) and metrics (reference §8) on small hand-made cases."""
+
 import itertools
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from arranger_jax import baselines as B, metrics as M
+from arranger_jax import baselines as B
+from arranger_jax import metrics as M
 
 
 def _brute_zones(counts, orders):
@@ -24,8 +27,7 @@ def _brute_zones(counts, orders):
 
 
 @settings(max_examples=12)
-@given(st.lists(st.tuples(st.integers(0, 2), st.integers(40, 60)), min_size=1, max_size=30),
-       st.booleans())
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(40, 60)), min_size=1, max_size=30), st.booleans())
 def test_zone_search_matches_exhaustive_search(notes, permutation):
     counts = np.zeros((3, 128), int)
     for part, pitch in notes:
@@ -40,7 +42,14 @@ def test_zones_on_satb_ranges():
     bounds, order = B.learn_zones(B.pitch_histograms(pitch, label, 4))
     assert order == (0, 1, 2, 3)
     assert B.predict_zones(pitch[0], bounds, order).tolist() == label[0]
-    assert B.predict_zones([69, 68, 63, 62, 57, 56], (69, 63, 57), (0, 1, 2, 3)).tolist() == [0, 1, 1, 2, 2, 3]
+    assert B.predict_zones([69, 68, 63, 62, 57, 56], (69, 63, 57), (0, 1, 2, 3)).tolist() == [
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+    ]
     # a learnt permutation puts part 3 in the top zone
     assert B.learn_zones(B.pitch_histograms([[80, 40]], [[3, 0]], 4), True)[1][0] == 3
 

@@ -1,10 +1,12 @@
 """Reference-checkpoint import: a Keras-layout HDF5 file written from known weights reads back, and
 `convert-reference` turns it into a run folder that the loader reads."""
+
 import jax
 import numpy as np
 import pytest
 
-from arranger_jax import convert, data, features as F
+from arranger_jax import convert, data
+from arranger_jax import features as F
 from arranger_jax.models import ArrangerConfig, build_model
 from train_kit.sharding import unbox
 
@@ -23,12 +25,18 @@ def _write(path, entries):
 
 
 def _inputs(p, prefix):
-    out = {f"{prefix}/input_layer/pitch_embedding/embeddings:0": p["inputs"]["pitch_embedding"]["embedding"],
-           f"{prefix}/input_layer/time_embedding_position/embeddings:0": p["inputs"]["position_embedding"]["embedding"],
-           f"{prefix}/input_layer/time_embedding_beat/embeddings:0": F.sinusoid_table(4097, 16),
-           f"{prefix}/input_layer/frequency_mapping/embeddings:0": F.frequency_table()}
+    out = {
+        f"{prefix}/input_layer/pitch_embedding/embeddings:0": p["inputs"]["pitch_embedding"]["embedding"],
+        f"{prefix}/input_layer/time_embedding_position/embeddings:0": p["inputs"]["position_embedding"][
+            "embedding"
+        ],
+        f"{prefix}/input_layer/time_embedding_beat/embeddings:0": F.sinusoid_table(4097, 16),
+        f"{prefix}/input_layer/frequency_mapping/embeddings:0": F.frequency_table(),
+    }
     if "duration_embedding" in p["inputs"]:
-        out[f"{prefix}/input_layer/duration_embedding/embeddings:0"] = p["inputs"]["duration_embedding"]["embedding"]
+        out[f"{prefix}/input_layer/duration_embedding/embeddings:0"] = p["inputs"]["duration_embedding"][
+            "embedding"
+        ]
     return out
 
 
@@ -42,7 +50,10 @@ def _params(config):
 
 
 def _same(a, b):
-    flat_a, flat_b = jax.tree_util.tree_flatten_with_path(a)[0], dict(jax.tree_util.tree_flatten_with_path(b)[0])
+    flat_a, flat_b = (
+        jax.tree_util.tree_flatten_with_path(a)[0],
+        dict(jax.tree_util.tree_flatten_with_path(b)[0]),
+    )
     assert len(flat_a) == len(flat_b)
     for key, value in flat_a:
         np.testing.assert_array_equal(value, flat_b[key])
@@ -78,8 +89,12 @@ def test_bidirectional_lstm_round_trip(tmp_path):
     for i in range(3):
         wrap = "bidirectional" + ("" if i == 0 else f"_{i}")
         # cell numbers cross 10 (lstm_cell_10, _11): order must be numeric, not textual
-        entries.update(_cell(f"{pre}/lstm/{wrap}/forward_lstm_{4 + i}/lstm_cell_{4 + 3 * i}", p[f"forward_{i}"]))
-        entries.update(_cell(f"{pre}/lstm/{wrap}/backward_lstm_{4 + i}/lstm_cell_{5 + 3 * i}", p[f"backward_{i}"]))
+        entries.update(
+            _cell(f"{pre}/lstm/{wrap}/forward_lstm_{4 + i}/lstm_cell_{4 + 3 * i}", p[f"forward_{i}"])
+        )
+        entries.update(
+            _cell(f"{pre}/lstm/{wrap}/backward_lstm_{4 + i}/lstm_cell_{5 + 3 * i}", p[f"backward_{i}"])
+        )
         suffix = "" if i == 0 else f"_{i}"
         entries[f"{pre}/lstm/layer_normalization{suffix}/gamma:0"] = p[f"layer_norm_{i}"]["scale"]
         entries[f"{pre}/lstm/layer_normalization{suffix}/beta:0"] = p[f"layer_norm_{i}"]["bias"]
@@ -100,7 +115,7 @@ def test_transformer_round_trip(tmp_path):
 
     dense("dense", p["input_projection"])
     for i in range(3):
-        block = f"transformer_layer" + ("" if i == 0 else f"_{i}")
+        block = "transformer_layer" + ("" if i == 0 else f"_{i}")
         mha = f"{block}/multi_head_attention" + ("" if i == 0 else f"_{i}")
         for j, role in enumerate(("query", "key", "value", "out")):
             dense(f"{mha}/dense_{1 + 6 * i + j}", p[f"attention_{i}"][role])
@@ -111,13 +126,17 @@ def test_transformer_round_trip(tmp_path):
             norm = f"{block}/layer_normalization" + ("" if n == 0 else f"_{n}")
             entries[f"{pre}/transformer/{norm}/gamma:0"] = p[f"{kind}_norm_{i}"]["scale"]
             entries[f"{pre}/transformer/{norm}/beta:0"] = p[f"{kind}_norm_{i}"]["bias"]
-    entries[f"{pre}/dense_19/kernel:0"], entries[f"{pre}/dense_19/bias:0"] = p["head"]["kernel"], p["head"]["bias"]
+    entries[f"{pre}/dense_19/kernel:0"], entries[f"{pre}/dense_19/bias:0"] = (
+        p["head"]["kernel"],
+        p["head"]["bias"],
+    )
     _write(tmp_path / "m.hdf5", entries)
     _same(p, convert.keras_to_flax(tmp_path / "m.hdf5", config)[0])
 
 
 def test_wrong_architecture_is_a_user_error(tmp_path):
     from music_codecs.errors import UserError
+
     _write(tmp_path / "m.hdf5", {"x/dense/kernel:0": np.zeros((2, 2))})
     with pytest.raises(UserError):
         convert.keras_to_flax(tmp_path / "m.hdf5", ArrangerConfig(embedding=False))
@@ -129,6 +148,7 @@ def test_convert_reference_writes_a_run(tmp_path, capsys):
     import json
 
     import arranger_tiny
+
     from arranger_jax import cli
     from arranger_jax.load import abstract_params, load
     from arranger_jax.models import reference_config
@@ -139,8 +159,19 @@ def test_convert_reference_writes_a_run(tmp_path, capsys):
     convert.check_shapes(p, abstract_params(config))
     folder = arranger_tiny.make_dataset(tmp_path / "data")
     with pytest.raises(SystemExit) as done:
-        cli.main(["convert-reference", "--checkpoint", str(tmp_path / "best_model.hdf5"), "--name", name,
-                  "--out", str(tmp_path / "runs" / "ref"), "--data", folder])
+        cli.main(
+            [
+                "convert-reference",
+                "--checkpoint",
+                str(tmp_path / "best_model.hdf5"),
+                "--name",
+                name,
+                "--out",
+                str(tmp_path / "runs" / "ref"),
+                "--data",
+                folder,
+            ]
+        )
     assert done.value.code == 0
     assert "test accuracy" in capsys.readouterr().out
     trained = load(tmp_path / "runs" / "ref")

@@ -1,4 +1,5 @@
 """Arranger datasets: music21 conversion, part rules, collection rules, splits and storage."""
+
 import numpy as np
 import pytest
 
@@ -7,6 +8,7 @@ from arranger_jax import data, labels
 
 def _part(name, elements):
     from music21 import stream
+
     part = stream.Part()
     part.partName = name
     for offset, element in elements:
@@ -15,7 +17,9 @@ def _part(name, elements):
 
 
 def _note(pitch, ql, tie=None):
-    from music21 import note, tie as tie_mod
+    from music21 import note
+    from music21 import tie as tie_mod
+
     n = note.Note(pitch, quarterLength=ql)
     if tie:
         n.tie = tie_mod.Tie(tie)
@@ -24,13 +28,19 @@ def _note(pitch, ql, tie=None):
 
 def test_music21_notes_merge_ties_skip_grace_expand_chords():
     from music21 import chord
+
     grace = _note("D4", 1).getGrace()
-    part = _part("Soprano", [
-        (0, _note("C4", 1, "start")), (1, _note("C4", 1, "continue")), (2, _note("C4", 0.5, "stop")),
-        (2.5, grace),
-        (3, chord.Chord(["E4", "G4"], quarterLength=1)),
-        (4, _note("A4", 1 / 3)),
-    ])
+    part = _part(
+        "Soprano",
+        [
+            (0, _note("C4", 1, "start")),
+            (1, _note("C4", 1, "continue")),
+            (2, _note("C4", 0.5, "stop")),
+            (2.5, grace),
+            (3, chord.Chord(["E4", "G4"], quarterLength=1)),
+            (4, _note("A4", 1 / 3)),
+        ],
+    )
     notes = data.music21_part_notes(part)
     # time, pitch, duration (24 steps per quarter), velocity
     assert notes[:, :3].tolist() == [[0, 60, 60], [72, 64, 24], [72, 67, 24], [96, 69, 8]]
@@ -39,13 +49,13 @@ def test_music21_notes_merge_ties_skip_grace_expand_chords():
 def test_music21_interrupted_tie_sums_the_tied_durations_like_muspy():
     # B-flat tied over an intervening C (bwv362 has one): the reference's muspy 0.3 adds the
     # tied durations (1 + 1 quarters), it does not stretch the note to the stop's end (3).
-    part = _part("Bass", [(0, _note("B-3", 1, "start")), (1, _note("C4", 1)),
-                          (2, _note("B-3", 1, "stop"))])
+    part = _part("Bass", [(0, _note("B-3", 1, "start")), (1, _note("C4", 1)), (2, _note("B-3", 1, "stop"))])
     assert data.music21_part_notes(part)[:, :3].tolist() == [[0, 58, 48], [24, 60, 24]]
 
 
 def test_music21_bach_piece_labels_sorts_and_drops_instruments():
     from music21 import stream
+
     score = stream.Score()
     # 11 notes per voice so that two parts count (> 10 notes each)
     score.insert(0, _part("Horn 1", [(i, _note("C5", 1)) for i in range(11)]))
@@ -60,8 +70,9 @@ def test_music21_bach_piece_labels_sorts_and_drops_instruments():
 
 
 def test_make_piece_rules():
-    notes = np.array([[0, 60, 24, 10], [0, 60, 24, 99], [24, 62, 0, 80]] +
-                     [[24 * i, 50, 24, 64] for i in range(2, 13)])
+    notes = np.array(
+        [[0, 60, 24, 10], [0, 60, 24, 99], [24, 62, 0, 80]] + [[24 * i, 50, 24, 64] for i in range(2, 13)]
+    )
     other = np.array([[24 * i, 40, 24, 64] for i in range(11)])
     piece = data.make_piece("x", {0: [notes], 2: [other]}, 4)
     top = piece.select(piece.label == 0)
@@ -97,8 +108,16 @@ def test_save_and_load_dataset_round_trip(tmp_path):
     pieces = []
     for i in range(12):
         n = 30 + i
-        notes = np.stack([np.sort(rng.integers(0, 500, n)), rng.integers(40, 80, n),
-                          rng.integers(1, 48, n), np.full(n, 64), rng.integers(0, 4, n)], 1)
+        notes = np.stack(
+            [
+                np.sort(rng.integers(0, 500, n)),
+                rng.integers(40, 80, n),
+                rng.integers(1, 48, n),
+                np.full(n, 64),
+                rng.integers(0, 4, n),
+            ],
+            1,
+        )
         pieces.append(data.Piece.from_notes(f"p{i}", notes))
     info = data.save_dataset(pieces, [("bad", "unreadable")], tmp_path, "bach")
     loaded = data.load_dataset(tmp_path)
@@ -112,6 +131,7 @@ def test_save_and_load_dataset_round_trip(tmp_path):
 
 def test_missing_dataset_is_a_user_error(tmp_path):
     from music_codecs.errors import UserError
+
     with pytest.raises(UserError):
         data.load_dataset(tmp_path / "nothing")
 
@@ -126,6 +146,7 @@ def test_exact_split_fills_every_split():
 
 def test_duplicate_piece_names_are_refused(tmp_path):
     from music_codecs.errors import UserError
+
     notes = np.array([[0, 60, 24, 64, 0]])
     with pytest.raises(UserError):
         data.save_dataset([data.Piece.from_notes("a", notes)] * 2, [], tmp_path, "bach")
@@ -133,11 +154,21 @@ def test_duplicate_piece_names_are_refused(tmp_path):
 
 def _table(names, programs, drums=(), resolution=96, notes_per_track=12):
     from music_codecs.note_table import NoteTable
+
     rows = []
     for track in range(len(names)):
         for i in range(notes_per_track):
-            rows.append([i * resolution, resolution, 40 + 5 * track + i % 3, 90, programs[track],
-                         track in drums, track])
+            rows.append(
+                [
+                    i * resolution,
+                    resolution,
+                    40 + 5 * track + i % 3,
+                    90,
+                    programs[track],
+                    track in drums,
+                    track,
+                ]
+            )
     return NoteTable.from_notes(rows, resolution, track_names=names)
 
 
@@ -158,6 +189,7 @@ def test_midi_tracks_to_parts_for_each_dataset():
 
 def test_collect_folder_reads_midi_and_skips_bad_files(tmp_path):
     from music_codecs.midi_write import write_midi
+
     write_midi(_table(["Piano", "Bass"], [0, 33]), tmp_path / "good.mid")
     (tmp_path / "bad.mid").write_bytes(b"not a midi file")
     pieces, skipped, given = data.collect_folder("lmd", tmp_path, progress=False)

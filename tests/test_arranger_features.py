@@ -1,8 +1,11 @@
 """Arranger per-note features (reference §3, §5) on hand-made pieces."""
-import numpy as np
-from hypothesis import given, strategies as st
 
-from arranger_jax import data, features as F
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from arranger_jax import data
+from arranger_jax import features as F
 
 K = 4
 
@@ -42,8 +45,9 @@ def test_entry_hints_by_hand():
     first = F.first_indices(label, K)
     assert first.tolist() == [2, 0, 3, -1]
     hints = F.entry_hints(first, 6)
-    expected = np.array([[-1, 0, -1, 0], [-1, 1, -1, 0], [0, 1, -1, 0],
-                         [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0]])
+    expected = np.array(
+        [[-1, 0, -1, 0], [-1, 1, -1, 0], [0, 1, -1, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0]]
+    )
     assert np.array_equal(hints, expected)
 
 
@@ -51,8 +55,9 @@ def test_reference_entry_hints_shift_channels():
     first = F.first_indices([1, 1, 0, 2, 0, 1], K)
     test_time = F.entry_hints(first, 6, reference=True)
     # channel i carries part i-1; channel 0 and the absent part's channel are empty at test time
-    expected = np.array([[0, -1, 0, -1], [0, -1, 1, -1], [0, 0, 1, -1],
-                         [0, 1, 1, 0], [0, 1, 1, 1], [0, 1, 1, 1]])
+    expected = np.array(
+        [[0, -1, 0, -1], [0, -1, 1, -1], [0, 0, 1, -1], [0, 1, 1, 0], [0, 1, 1, 1], [0, 1, 1, 1]]
+    )
     assert np.array_equal(test_time, expected)
     train = F.entry_hints(first, 6, start=3, reference=True, training=True)
     # in training channel 0 acts as entering at index 0, and the window start is ignored
@@ -67,7 +72,7 @@ def test_window_hints_equal_the_piece_hints(labels, draw):
     whole = F.entry_hints(first, n)
     start = draw.draw(st.integers(0, n - 1))
     length = draw.draw(st.integers(1, n - start))
-    assert np.array_equal(F.entry_hints(first, length, start), whole[start:start + length])
+    assert np.array_equal(F.entry_hints(first, length, start), whole[start : start + length])
 
 
 def test_pitch_hints():
@@ -96,12 +101,13 @@ def test_training_window():
         inputs, target = F.training_window(piece, K, rng, length=10)
         start = int(inputs["time"][0]) // 24  # absolute times reveal the start note
         starts.add(start)
-        assert np.array_equal(inputs["time"], piece.time[start:start + 10])
-        assert np.array_equal(target, labels[start:start + 10] + 1)
-        shift = inputs["pitch"] - 1 - piece.pitch[start:start + 10]
+        assert np.array_equal(inputs["time"], piece.time[start : start + 10])
+        assert np.array_equal(target, labels[start : start + 10] + 1)
+        shift = inputs["pitch"] - 1 - piece.pitch[start : start + 10]
         assert len(set(shift.tolist())) == 1 and -5 <= shift[0] <= 6
-        assert np.array_equal(inputs["entry_hint"],
-                              F.entry_hints(F.first_indices(labels, K), n)[start:start + 10])
+        assert np.array_equal(
+            inputs["entry_hint"], F.entry_hints(F.first_indices(labels, K), n)[start : start + 10]
+        )
     assert len(starts) > 5 and max(starts) <= 20
     short = _piece(labels[:6])
     inputs, target = F.training_window(short, K, rng, length=10, transpose_range=None)

@@ -1,4 +1,5 @@
 """Automatic instrumentation: downmix, arranged output tracks, and note-by-note streaming."""
+
 import dataclasses
 
 import jax
@@ -6,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from arranger_jax import data, features as F, instrument
+from arranger_jax import data, instrument
+from arranger_jax import features as F
 from arranger_jax.models import ArrangerConfig, build_model
 from arranger_jax.streaming import StreamingLabeller, note_inputs
 from music_codecs.note_table import NoteTable
@@ -17,9 +19,19 @@ def _table():
     onset = [0, 480, 0, 240, 0, 960]
     duration = [480, 480, 480, 240, 120, 120]
     pitch = [72, 74, 72, 48, 36, 38]
-    return NoteTable(480, onset=onset, duration=duration, pitch=pitch, velocity=[80] * 6,
-                     program=[0, 0, 0, 0, 0, 0], is_drum=[0, 0, 0, 0, 1, 1], track=[0, 0, 1, 1, 2, 2],
-                     tempo_tick=[0], tempo_qpm=[100.0], time_signatures=[[0, 3, 4]])
+    return NoteTable(
+        480,
+        onset=onset,
+        duration=duration,
+        pitch=pitch,
+        velocity=[80] * 6,
+        program=[0, 0, 0, 0, 0, 0],
+        is_drum=[0, 0, 0, 0, 1, 1],
+        track=[0, 0, 1, 1, 2, 2],
+        tempo_tick=[0],
+        tempo_qpm=[100.0],
+        time_signatures=[[0, 3, 4]],
+    )
 
 
 def test_downmix_merges_dedupes_sorts_and_keeps_drums_aside():
@@ -42,6 +54,7 @@ def test_arranged_table_has_every_part_track():
 
 def test_downmix_of_drums_only_is_a_user_error():
     from music_codecs.errors import UserError
+
     table = _table()
     with pytest.raises(UserError):
         instrument.downmix(table.select(table.is_drum))
@@ -57,19 +70,32 @@ def _stream(labeller, batch, n):
 
 @pytest.mark.parametrize("arch", ["lstm", "transformer"])
 def test_streaming_equals_the_whole_sequence_model(arch):
-    config = ArrangerConfig(num_parts=4, arch=arch, units=8, layers=2, heads=2, ffn_units=8,
-                            use_entry_hints=True, use_duration=True)
+    config = ArrangerConfig(
+        num_parts=4,
+        arch=arch,
+        units=8,
+        layers=2,
+        heads=2,
+        ffn_units=8,
+        use_entry_hints=True,
+        use_duration=True,
+    )
     rng = np.random.default_rng(0)
     n = 12
-    piece = data.Piece("s", np.sort(rng.integers(0, 400, n)), rng.integers(40, 80, n),
-                       rng.integers(1, 40, n), np.full(n, 64), rng.integers(0, 4, n))
+    piece = data.Piece(
+        "s",
+        np.sort(rng.integers(0, 400, n)),
+        rng.integers(40, 80, n),
+        rng.integers(1, 40, n),
+        np.full(n, 64),
+        rng.integers(0, 4, n),
+    )
     inputs, _ = F.piece_inputs(piece, 4)
     batch = {k: jnp.asarray(v)[None] for k, v in inputs.items()}
     model = build_model(config)
     params = model.init(jax.random.key(0), batch)["params"]
     whole = np.asarray(model.apply({"params": params}, batch)[0])
-    np.testing.assert_allclose(_stream(StreamingLabeller(config, params), batch, n), whole,
-                               atol=1e-5)
+    np.testing.assert_allclose(_stream(StreamingLabeller(config, params), batch, n), whole, atol=1e-5)
     with pytest.raises(ValueError):
         StreamingLabeller(dataclasses.replace(config, online=False), params)
     if arch == "transformer":
@@ -89,12 +115,17 @@ def test_instrument_stream_option_labels_like_the_whole_model():
     from arranger_jax.commands.instrument import _stream
     from music_codecs.errors import UserError
 
-    config = ArrangerConfig(num_parts=4, arch="transformer", units=8, layers=2, heads=2,
-                            ffn_units=8)
+    config = ArrangerConfig(num_parts=4, arch="transformer", units=8, layers=2, heads=2, ffn_units=8)
     rng = np.random.default_rng(1)
     n = 30
-    piece = data.Piece("s", np.sort(rng.integers(0, 400, n)), rng.integers(40, 80, n),
-                       rng.integers(1, 40, n), np.full(n, 64), np.zeros(n, np.int64))
+    piece = data.Piece(
+        "s",
+        np.sort(rng.integers(0, 400, n)),
+        rng.integers(40, 80, n),
+        rng.integers(1, 40, n),
+        np.full(n, 64),
+        np.zeros(n, np.int64),
+    )
     batch = {k: jnp.asarray(v)[None] for k, v in F.piece_inputs(piece, 4)[0].items()}
     model = build_model(config)
     params = model.init(jax.random.key(3), batch)["params"]

@@ -1,7 +1,9 @@
 """The MLP baseline (reference §7.4): features by hand, decoding, and a tiny fit."""
+
 import numpy as np
 
-from arranger_jax import data, mlp_baseline as MLP
+from arranger_jax import data
+from arranger_jax import mlp_baseline as MLP
 
 K = 2
 
@@ -29,7 +31,7 @@ def test_static_features_by_hand():
 
 def test_history_features_by_hand():
     f = MLP.note_features(_piece(), K)
-    hist = f[:, MLP.NUM_STATIC:].reshape(5, K, 4)
+    hist = f[:, MLP.NUM_STATIC :].reshape(5, K, 4)
     assert (hist[0] == -1).all()  # nothing has sounded yet
     assert hist[1, 0].tolist() == [-1] * 4 and hist[1, 1].tolist() == [12, 0, 24, 1]
     # note 3 (t=24, pitch 62): part 0 last = 67 (t=0, ends 6); part 1 last = 48 (ends 24)
@@ -39,8 +41,13 @@ def test_history_features_by_hand():
 def test_decoding_feeds_back_its_own_predictions():
     rng = np.random.default_rng(0)
     sizes = [MLP.NUM_STATIC + 4 * K, 6, 6, 6, K + 1]
-    model = {"layers": [(rng.normal(size=(a, b)) * 0.1, rng.normal(size=b)) for a, b in zip(sizes[:-1], sizes[1:])],
-             "activation": "relu", "reference_metric_position": True}
+    model = {
+        "layers": [
+            (rng.normal(size=(a, b)) * 0.1, rng.normal(size=b)) for a, b in zip(sizes[:-1], sizes[1:])
+        ],
+        "activation": "relu",
+        "reference_metric_position": True,
+    }
     piece = _piece()
     pred = MLP.predict(model, piece, K)
     # every prediction is what the net says given the history its own predictions build

@@ -1,23 +1,30 @@
 """Arranger models: parameter counts of the reference checkpoints, logical axis names, causality,
 padding, streaming."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from arranger_jax import data, features as F, models as Mo
+from arranger_jax import data
+from arranger_jax import features as F
+from arranger_jax import models as Mo
 from train_kit.sharding import unnamed_params
 
 K = 4
 
 # Bach parameter counts of the released Keras checkpoints (reference §4), fixed tables included.
 REFERENCE_COUNTS = {
-    "lstm/default": 331_653, "lstm/default_embedding": 423_846,
-    "lstm/default_embedding_onsethint": 425_894, "lstm/default_embedding_onsethint_duration": 437_174,
-    "lstm/bidirectional": 233_349, "lstm/bidirectional_embedding": 325_542,
+    "lstm/default": 331_653,
+    "lstm/default_embedding": 423_846,
+    "lstm/default_embedding_onsethint": 425_894,
+    "lstm/default_embedding_onsethint_duration": 437_174,
+    "lstm/bidirectional": 233_349,
+    "lstm/bidirectional_embedding": 325_542,
     "lstm/bidirectional_embedding_onsethint": 327_590,
     "lstm/bidirectional_embedding_onsethint_duration": 338_870,
-    "transformer/default": 398_469, "transformer/default_embedding": 472_614,
+    "transformer/default": 398_469,
+    "transformer/default_embedding": 472_614,
     "transformer/default_embedding_onsethint": 473_126,
     "transformer/lookahead_embedding_onsethint_duration": 478_262,
 }
@@ -28,8 +35,14 @@ def _inputs(n=12, seed=0, batch=2):
     examples = []
     for b in range(batch):
         labels = rng.integers(0, K, n)
-        piece = data.Piece("x", np.sort(rng.integers(0, 2000, n)), rng.integers(30, 90, n),
-                           rng.integers(1, 60, n), np.full(n, 64), labels)
+        piece = data.Piece(
+            "x",
+            np.sort(rng.integers(0, 2000, n)),
+            rng.integers(30, 90, n),
+            rng.integers(1, 60, n),
+            np.full(n, 64),
+            labels,
+        )
         examples.append(F.piece_inputs(piece, K))
     inputs, _ = F.batch(examples)
     return {k: jnp.asarray(v) for k, v in inputs.items()}
@@ -48,16 +61,35 @@ def test_parameter_counts_match_reference(name):
 @pytest.mark.parametrize("encoding", Mo.TIME_ENCODINGS)
 @pytest.mark.parametrize("arch", ["lstm", "transformer"])
 def test_every_parameter_has_logical_names(arch, encoding):
-    config = Mo.ArrangerConfig(num_parts=K, arch=arch, units=8, layers=1, heads=2, ffn_units=8,
-                               time_encoding=encoding, use_duration=True, use_entry_hints=True,
-                               use_pitch_hints=True)
+    config = Mo.ArrangerConfig(
+        num_parts=K,
+        arch=arch,
+        units=8,
+        layers=1,
+        heads=2,
+        ffn_units=8,
+        time_encoding=encoding,
+        use_duration=True,
+        use_entry_hints=True,
+        use_pitch_hints=True,
+    )
     shapes = jax.eval_shape(lambda: Mo.build_model(config).init(jax.random.key(0), _inputs(5, batch=1)))
     assert unnamed_params(shapes) == []
 
 
 def _tiny(arch, online, **kw):
-    return Mo.ArrangerConfig(num_parts=K, arch=arch, online=online, units=8, layers=2, heads=2,
-                             ffn_units=8, use_entry_hints=True, use_duration=True, **kw)
+    return Mo.ArrangerConfig(
+        num_parts=K,
+        arch=arch,
+        online=online,
+        units=8,
+        layers=2,
+        heads=2,
+        ffn_units=8,
+        use_entry_hints=True,
+        use_duration=True,
+        **kw,
+    )
 
 
 CASES = [("lstm", True), ("lstm", False), ("transformer", True), ("transformer", False)]
@@ -84,8 +116,10 @@ def test_right_padding_does_not_change_real_notes(arch, online):
     config = _tiny(arch, online)
     model = Mo.build_model(config)
     x = _inputs(10)
-    padded = {k: (v if k == "pitch_hint" else
-                  jnp.pad(v, [(0, 0), (0, 5)] + [(0, 0)] * (v.ndim - 2))) for k, v in x.items()}
+    padded = {
+        k: (v if k == "pitch_hint" else jnp.pad(v, [(0, 0), (0, 5)] + [(0, 0)] * (v.ndim - 2)))
+        for k, v in x.items()
+    }
     params = model.init(jax.random.key(2), x)
     np.testing.assert_allclose(model.apply(params, padded)[:, :10], model.apply(params, x), atol=1e-5)
 
@@ -122,6 +156,7 @@ def test_prediction_ignores_the_padding_class():
 
 def test_bad_names_are_user_errors():
     from music_codecs.errors import UserError
+
     with pytest.raises(UserError):
         Mo.reference_config("lstm/forward_embedding")
     with pytest.raises(UserError):

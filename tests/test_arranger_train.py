@@ -1,19 +1,20 @@
 """Arranger training: the window iterator, validation batches, configs, and tiny runs through the
 driver (the exported best checkpoint, the loader, fsdp sharding, the CLI workflow)."""
+
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import arranger_tiny
 import jax
 import numpy as np
 import pytest
 
-from arranger_jax import data, train as T
+from arranger_jax import data
+from arranger_jax import train as T
 from arranger_jax.config import ArrangerConfig, DataConfig, table_key
 from music_codecs.errors import UserError
-
-import arranger_tiny
 
 K = 4
 
@@ -23,8 +24,16 @@ def _pieces(count=6, seed=0):
     out = []
     for i in range(count):
         n = 20 + 7 * i
-        out.append(data.Piece(f"p{i}", np.arange(n) * 12, rng.integers(40, 80, n), np.full(n, 12),
-                              np.full(n, 64), rng.integers(0, K, n)))
+        out.append(
+            data.Piece(
+                f"p{i}",
+                np.arange(n) * 12,
+                rng.integers(40, 80, n),
+                np.full(n, 12),
+                np.full(n, 64),
+                rng.integers(0, K, n),
+            )
+        )
     return out
 
 
@@ -77,6 +86,7 @@ def test_eval_batches_pad_whole_pieces():
 
 def test_table_keys_and_config_files():
     from train_kit.config import ConfigError, load_config
+
     assert table_key(ArrangerConfig(arch="lstm", online=False, use_entry_hints=True)) == "bilstm_eh"
     assert table_key(ArrangerConfig(arch="transformer", online=True)) == "transformer_dec"
     exp = load_config("configs/arranger/bach_transformer_enc.py", ["model.use_entry_hints=True"])
@@ -93,20 +103,24 @@ def test_table_keys_and_config_files():
 
 
 def test_config_files_import_no_training_code():
-    code = ("import sys; from train_kit.config import load_config\n"
-            "for name in ('bach_lstm', 'bach_bilstm', 'bach_transformer_dec', 'bach_transformer_enc',\n"
-            "             'tiny'):\n"
-            "    load_config(f'configs/arranger/{name}.py')\n"
-            "heavy = [m for m in ('jax', 'flax', 'optax', 'arranger_jax.train', 'arranger_jax.models') "
-            "if m in sys.modules]\n"
-            "assert not heavy, heavy")
+    code = (
+        "import sys; from train_kit.config import load_config\n"
+        "for name in ('bach_lstm', 'bach_bilstm', 'bach_transformer_dec', 'bach_transformer_enc',\n"
+        "             'tiny'):\n"
+        "    load_config(f'configs/arranger/{name}.py')\n"
+        "heavy = [m for m in ('jax', 'flax', 'optax', 'arranger_jax.train', 'arranger_jax.models') "
+        "if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # ------------------------------------------------------------------ tiny runs through the driver
 
+
 def _tiny_cfg(tmp_path, *more):
     from train_kit.config import load_config
+
     path, overrides = arranger_tiny.tiny_training(tmp_path)
     return load_config(path, overrides + ["train.async_checkpoints=False", *more])
 
@@ -162,14 +176,20 @@ def test_load_round_trip(tiny_run):
         assert flat[path].dtype == value.dtype
     # the loaded model labels like the exported parameters
     from arranger_jax.load import example_inputs
+
     x = example_inputs(K)
-    np.testing.assert_allclose(trained.model.apply({"params": trained.params}, x),
-                               trained.model.apply({"params": result.params}, x), atol=1e-6)
+    np.testing.assert_allclose(
+        trained.model.apply({"params": trained.params}, x),
+        trained.model.apply({"params": result.params}, x),
+        atol=1e-6,
+    )
     # inference reads a run without any training code
-    code = (f"import sys; from arranger_jax.load import load; load({cfg.train.out_dir!r})\n"
-            "bad = [m for m in ('arranger_jax.train', 'train_kit.driver', 'train_kit.fit', 'train_kit.step', "
-            "'train_kit.checkpoint') if m in sys.modules]\n"
-            "assert not bad, bad")
+    code = (
+        f"import sys; from arranger_jax.load import load; load({cfg.train.out_dir!r})\n"
+        "bad = [m for m in ('arranger_jax.train', 'train_kit.driver', 'train_kit.fit', 'train_kit.step', "
+        "'train_kit.checkpoint') if m in sys.modules]\n"
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -213,8 +233,10 @@ def test_fsdp_splits_parameters_and_matches_one_way_data_parallel(tiny_run, tmp_
     assert kernel.sharding.shard_shape(kernel.shape) == (kernel.shape[0] // 2, kernel.shape[1])
     split = [x for x in jax.tree.leaves(params) if x.sharding.shard_shape(x.shape) != x.shape]
     assert len(split) >= 5
-    losses = [[r["loss"] for r in read_metrics(run.config.train.out_dir) if r["split"] == "train"]
-              for run in (base, result)]
+    losses = [
+        [r["loss"] for r in read_metrics(run.config.train.out_dir) if r["split"] == "train"]
+        for run in (base, result)
+    ]
     assert len(losses[0]) == 6
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
     assert result.best_step == base.best_step
@@ -235,12 +257,22 @@ def test_evaluate_and_instrument_read_the_run(tiny_run, tmp_path, capsys):
     row = next(line for line in out.splitlines() if line.startswith("| LSTM |"))
     assert f"{100 * result.metrics['test_accuracy']:.2f}" in row
     assert "bach lstm: lstm/default_embedding, trained here" in out
-    table = NoteTable(480, onset=[0, 480, 960], duration=[480] * 3, pitch=[60, 64, 67],
-                      velocity=[80] * 3, program=[0] * 3, is_drum=[0] * 3, track=[0] * 3)
+    table = NoteTable(
+        480,
+        onset=[0, 480, 960],
+        duration=[480] * 3,
+        pitch=[60, 64, 67],
+        velocity=[80] * 3,
+        program=[0] * 3,
+        is_drum=[0] * 3,
+        track=[0] * 3,
+    )
     write_midi(table, tmp_path / "solo.mid")
-    for flag, out in (("--checkpoint", ["--out", str(tmp_path / "out")]),
-                      ("--model", [str(tmp_path / "old")]),   # the old spellings, still read
-                      ("--checkpoint", [])):                   # default: beside the input
+    for flag, out in (
+        ("--checkpoint", ["--out", str(tmp_path / "out")]),
+        ("--model", [str(tmp_path / "old")]),  # the old spellings, still read
+        ("--checkpoint", []),
+    ):  # default: beside the input
         with pytest.raises(SystemExit) as done:
             cli.main(["instrument", flag, cfg.train.out_dir, str(tmp_path / "solo.mid"), *out, "--no-wav"])
         assert done.value.code == 0
@@ -255,15 +287,26 @@ def test_prepare_then_train_with_the_default_data_folder(tmp_path, monkeypatch, 
     from arranger_jax import cli
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(data, "collect_corpus",
-                        lambda dataset, limit=None: (arranger_tiny.synthetic_pieces(), []))
+    monkeypatch.setattr(
+        data, "collect_corpus", lambda dataset, limit=None: (arranger_tiny.synthetic_pieces(), [])
+    )
     with pytest.raises(SystemExit) as done:
         cli.main(["prepare", "bach", "--exact-split"])
     assert done.value.code == 0 and (tmp_path / "data/arranger/bach/dataset.json").exists()
     config, _ = arranger_tiny.tiny_training(tmp_path / "unused")
     with pytest.raises(SystemExit) as done:
-        cli.main(["train", "--config", config, "--out", "runs/tiny", "train.max_steps=1",
-                  "train.eval_every=0", "train.async_checkpoints=False"])
+        cli.main(
+            [
+                "train",
+                "--config",
+                config,
+                "--out",
+                "runs/tiny",
+                "train.max_steps=1",
+                "train.eval_every=0",
+                "train.async_checkpoints=False",
+            ]
+        )
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out and (tmp_path / "runs/tiny/run.json").exists()

@@ -1,4 +1,5 @@
 """The three console scripts answer --help and list their subcommands."""
+
 import subprocess
 import sys
 
@@ -11,8 +12,9 @@ from mmt_jax import cli as mmt_cli
 
 @pytest.mark.parametrize("module", [mmt_cli, arranger_cli, clipsonic_cli])
 def test_help_lists_every_subcommand(module):
-    out = subprocess.run([sys.executable, "-m", module.__name__, "--help"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", module.__name__, "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for name in module.COMMANDS:
         assert name in out
     assert "usage:" in out

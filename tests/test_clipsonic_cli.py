@@ -1,6 +1,7 @@
 """End to end through the command line: synthetic data and a tiny random CLIP, a few train steps
 (train --data/--clip/--out), then image- and text-queried generation (WAV + PNG) from the run
 folder, evaluation and the modality gap."""
+
 import json
 
 import numpy as np
@@ -21,6 +22,7 @@ def test_modality_gap_means():
 
 def test_condition_standardisation():
     from clipsonic_jax.data import cond_transform
+
     e = np.random.default_rng(0).normal(size=(50, 8)) * 0.1 + 3.0
     mean, scale = cond_transform(e, True)
     z = (e - mean) / scale
@@ -39,13 +41,35 @@ def test_train_generate_evaluate(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["make-synthetic", "--out", videos, "--clips", "8", "--seconds", "1.5"])
     assert e.value.code == 0
-    overrides = ["train.max_steps=2", "train.eval_every=2", "data.batch_size=8", "data.eval_every_nth=0",
-                 "unet.channels=8", "unet.groups=4", "unet.channel_mults=(1,)", "unet.attention_levels=()",
-                 "sample.steps=3", "sample.griffin_lim_iters=2",
-                 "optim.warmup_steps=1", "optim.decay_steps=2"]
+    overrides = [
+        "train.max_steps=2",
+        "train.eval_every=2",
+        "data.batch_size=8",
+        "data.eval_every_nth=0",
+        "unet.channels=8",
+        "unet.groups=4",
+        "unet.channel_mults=(1,)",
+        "unet.attention_levels=()",
+        "sample.steps=3",
+        "sample.griffin_lim_iters=2",
+        "optim.warmup_steps=1",
+        "optim.decay_steps=2",
+    ]
     with pytest.raises(SystemExit) as e:
-        cli.main(["train", "--config", "configs/clipsonic/tiny.py", "--data", videos, "--clip", clip,
-                  "--out", run, *overrides])
+        cli.main(
+            [
+                "train",
+                "--config",
+                "configs/clipsonic/tiny.py",
+                "--data",
+                videos,
+                "--clip",
+                clip,
+                "--out",
+                run,
+                *overrides,
+            ]
+        )
     assert e.value.code == 0
     meta = json.load(open(f"{run}/run.json"))
     assert meta["system"] == "clipsonic" and meta["config"]["data"]["path"] == videos
@@ -53,20 +77,25 @@ def test_train_generate_evaluate(tmp_path, capsys):
     assert len(meta["cond_mean"]) == 64 and meta["cond_scale"] > 0
     frame = tmp_path / "frame.png"
     from PIL import Image
+
     from clipsonic_jax import video
+
     Image.fromarray(video.read_frames(f"{videos}/clip_00000.mp4", [0.5])[0]).save(frame)
     with pytest.raises(SystemExit) as e:
-        cli.main(["generate", "--checkpoint", run, "--image", str(frame), f"{videos}/clip_00001.mp4",
-                  "--out", out])
+        cli.main(
+            ["generate", "--checkpoint", run, "--image", str(frame), f"{videos}/clip_00001.mp4", "--out", out]
+        )
     assert e.value.code == 0
     with pytest.raises(SystemExit) as e:
         cli.main(["generate", "--checkpoint", run, "--text", "a red circle", "--out", out])
     assert e.value.code == 0
     from clipsonic_jax.data import centre_time
     from clipsonic_jax.generate import read_image
-    clip1 = f"{videos}/clip_00001.mp4"   # a video query is its centre frame, the one training used
-    np.testing.assert_array_equal(read_image(clip1),
-                                  video.read_frames(clip1, [centre_time(video.probe(clip1).duration)])[0])
+
+    clip1 = f"{videos}/clip_00001.mp4"  # a video query is its centre frame, the one training used
+    np.testing.assert_array_equal(
+        read_image(clip1), video.read_frames(clip1, [centre_time(video.probe(clip1).duration)])[0]
+    )
     for stem in ("frame", "a_red_circle", "clip_00001"):
         wave, sr = sf.read(f"{out}/{stem}.wav")
         assert sr == 16000 and wave.shape == (16384,) and np.all(np.isfinite(wave))

@@ -1,10 +1,12 @@
 """Synthetic clips written as real MP4s and read back through PyAV; frame/mel pairs, the CLIP
 embedding cache and the grain pipeline."""
+
 import os
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clipsonic_jax import clip_load, data, synthetic, video
 from music_codecs.errors import MusicFileError
@@ -33,7 +35,7 @@ def test_synthetic_clips_read_back(clips):
         dist = np.abs(frame.reshape(-1, 3).astype(int) - np.array(rgb)).sum(1)
         assert (dist < 40).sum() > 100
         wave = video.read_audio(path, 16000)
-        assert 2.0 * 16000 <= wave.size <= 2.0 * 16000 + 2048     # AAC adds priming samples
+        assert 2.0 * 16000 <= wave.size <= 2.0 * 16000 + 2048  # AAC adds priming samples
         spec = np.abs(np.fft.rfft(wave[4000:20000]))
         peak = np.argmax(spec) * 16000 / 16000
         assert abs(peak - synthetic.class_frequency(label)) < 3.0
@@ -62,7 +64,7 @@ def test_audio_window_is_clip_long_and_inside(n, t):
     w = data.audio_window(wave, t, MEL)
     assert w.shape == (MEL.clip_samples,)
     nz = w[w != 0]
-    assert np.all(np.diff(nz) == 1)                 # one contiguous piece of the wave
+    assert np.all(np.diff(nz) == 1)  # one contiguous piece of the wave
     if n >= MEL.clip_samples:
         assert nz.size == MEL.clip_samples
 
@@ -80,7 +82,7 @@ def test_prepare_caches_pairs_and_skips_bad_videos(clips, tmp_path):
     np.testing.assert_allclose(clip.embed_images(frame)[0], cache.embeddings[2], atol=1e-5)
     mtime = os.stat(tmp_path / "cache" / "pairs.npz").st_mtime_ns
     again = data.prepare(d, tmp_path / "cache", clip, MEL, progress=False)
-    assert os.stat(tmp_path / "cache" / "pairs.npz").st_mtime_ns == mtime     # served from the cache
+    assert os.stat(tmp_path / "cache" / "pairs.npz").st_mtime_ns == mtime  # served from the cache
     np.testing.assert_array_equal(again.mels, cache.mels)
 
     it = iter(data.make_dataset(cache.mels, cache.embeddings, 4, seed=1).to_iter_dataset())
@@ -101,8 +103,14 @@ def test_processes_read_their_rows_of_the_one_process_batches(processes):
     conds = np.arange(10 * 4, dtype=np.float32).reshape(10, 4)
     for train in (True, False):
         whole = iter(data.make_dataset(mels, conds, 4, train=train, seed=5))
-        parts = [iter(data.make_dataset(mels, conds, 4, train=train, seed=5, process_index=i,
-                                        process_count=processes)) for i in range(processes)]
+        parts = [
+            iter(
+                data.make_dataset(
+                    mels, conds, 4, train=train, seed=5, process_index=i, process_count=processes
+                )
+            )
+            for i in range(processes)
+        ]
         for _ in range(5 if train else 2):
             batch = next(whole)
             shares = [next(p) for p in parts]

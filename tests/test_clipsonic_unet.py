@@ -1,5 +1,6 @@
 """The mel U-Net and the diffusion loss trained through train_kit: a (4, 2) mesh gives the
 single-device result."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,12 +13,15 @@ from train_kit import mesh as tk_mesh
 from train_kit import optim, sharding, step
 from train_kit.config import MeshConfig, OptimConfig
 
-CFG = UNetConfig(channels=8, channel_mults=(1, 2), res_blocks=1, attention_levels=(1,), heads=2,
-                 groups=4, cond_dim=8)
+CFG = UNetConfig(
+    channels=8, channel_mults=(1, 2), res_blocks=1, attention_levels=(1,), heads=2, groups=4, cond_dim=8
+)
 NET = UNet(CFG)
 RNG = np.random.default_rng(0)
-BATCH = {"mel": RNG.uniform(-1, 1, (8, 8, 16)).astype(np.float32),
-         "cond": RNG.normal(size=(8, 8)).astype(np.float32)}
+BATCH = {
+    "mel": RNG.uniform(-1, 1, (8, 8, 16)).astype(np.float32),
+    "cond": RNG.normal(size=(8, 8)).astype(np.float32),
+}
 
 
 def apply_fn(params, x, t, cond, keep):
@@ -39,6 +43,7 @@ def test_unet_shapes_and_condition_dropout():
         leaves, tree = jax.tree.flatten(params)
         keys = jax.random.split(rng, len(leaves))
         return tree.unflatten([p + 0.05 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
+
     params = perturbed(jax.random.key(0))
     x, t = jnp.asarray(BATCH["mel"][:2]), jnp.array([3, 900])
     c = jnp.asarray(BATCH["cond"][:2])
@@ -73,15 +78,18 @@ def test_sharded_diffusion_step_matches_one_device():
     ref_losses, ref_state = _train(MeshConfig(1, 1, 1), devices=jax.devices()[:1])
     losses, state = _train(MeshConfig(4, 2, 1))
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-4)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-3, atol=1e-5),
-                 state.params, ref_state.params)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-3, atol=1e-5),
+        state.params,
+        ref_state.params,
+    )
     k = state.params["up_0_0"]["conv1"]["kernel"]
-    assert k.sharding.spec[:3] == (None, None, "fsdp")     # conv_in over fsdp
+    assert k.sharding.spec[:3] == (None, None, "fsdp")  # conv_in over fsdp
     assert k.addressable_shards[0].data.shape[2] == k.shape[2] // 2
 
 
 def test_every_parameter_has_logical_axis_names():
-    for cfg in (CFG, UNetConfig()):      # the test size and the default (paper-scale) U-Net
+    for cfg in (CFG, UNetConfig()):  # the test size and the default (paper-scale) U-Net
         boxed = jax.eval_shape(lambda k: init_params(UNet(cfg), k, (16, 32)), jax.random.key(0))
         assert sharding.unnamed_params(boxed) == []
         assert len(jax.tree.leaves(sharding.unbox(boxed))) > 20

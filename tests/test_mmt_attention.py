@@ -1,4 +1,5 @@
 """Self-attention analysis: both pair definitions on hand-made matrices, and the model's maps."""
+
 import json
 from fractions import Fraction
 
@@ -7,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import linen as nn
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mmt_jax import attention, codec
 from mmt_jax.cli import COMMANDS, DESCRIPTION
@@ -16,10 +18,7 @@ from train_kit.cli import run_cli
 
 # One head over four events: a start-of-song row (code 0: skipped) then notes with codes 1, 2, 4.
 VALUES = np.array([0, 1, 2, 4])
-ATTN = np.array([[[1.0, 0.0, 0.0, 0.0],
-                  [0.5, 0.5, 0.0, 0.0],
-                  [0.2, 0.3, 0.5, 0.0],
-                  [0.1, 0.2, 0.3, 0.4]]])
+ATTN = np.array([[[1.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0], [0.2, 0.3, 0.5, 0.0], [0.1, 0.2, 0.3, 0.4]]])
 
 
 def _at(stat, values, k):
@@ -48,8 +47,7 @@ def test_reference_variant_keeps_the_diagonal_and_the_full_square():
     for k in range(-4, 5):
         assert _at(stat, stat.relative()[0], k) == pytest.approx(expected.get(k, 0.0))
         assert _at(stat, stat.baseline(), k) == pytest.approx(baseline.get(k, 0.0))
-        assert _at(stat, stat.gain()[0], k) == pytest.approx(expected.get(k, 0.0)
-                                                            - baseline.get(k, 0.0))
+        assert _at(stat, stat.gain()[0], k) == pytest.approx(expected.get(k, 0.0) - baseline.get(k, 0.0))
 
 
 def test_pieces_are_pooled_before_normalising():
@@ -98,8 +96,9 @@ def test_gain_matches_a_brute_force_loop(seed, n, definition):
 
 def test_model_maps_are_causal_rows_of_the_chosen_layer():
     config = MMTConfig.tiny(max_seq_len=64, depth=2)
-    params = nn.meta.unbox(MusicTransformer(config).init(
-        jax.random.key(0), jnp.zeros((1, 8, 6), jnp.int32)))["params"]
+    params = nn.meta.unbox(MusicTransformer(config).init(jax.random.key(0), jnp.zeros((1, 8, 6), jnp.int32)))[
+        "params"
+    ]
     codes = codec.encode_notes(np.array([[b, 0, 60 + b, 12, 0] for b in range(20)]))
     last, first = (attention.attention_maps(config, params, codes, layer) for layer in (-1, 0))
     assert last.shape == (config.heads, len(codes), len(codes))
@@ -112,17 +111,30 @@ def test_attention_command_writes_json_and_heat_maps(tmp_path):
     from mmt_jax.convert import save_converted
 
     config = MMTConfig.tiny(max_seq_len=32)
-    params = jax.device_get(nn.meta.unbox(MusicTransformer(config).init(
-        jax.random.key(2), jnp.zeros((1, 8, 6), jnp.int32)))["params"])
+    params = jax.device_get(
+        nn.meta.unbox(MusicTransformer(config).init(jax.random.key(2), jnp.zeros((1, 8, 6), jnp.int32)))[
+            "params"
+        ]
+    )
     ckpt = save_converted(tmp_path / "ckpt", params, config)
     data = tmp_path / "data"
     (data / "notes").mkdir(parents=True)
     for i in range(2):
-        np.save(data / "notes" / f"p{i}.npy",
-                np.array([[b, 0, 60 + (b * (i + 2)) % 12, 12, 0] for b in range(30)], np.int64))
+        np.save(
+            data / "notes" / f"p{i}.npy",
+            np.array([[b, 0, 60 + (b * (i + 2)) % 12, 12, 0] for b in range(30)], np.int64),
+        )
     (data / "test-names.txt").write_text("p0\np1\n")
-    argv = ["attention", "--checkpoint", str(ckpt), "--data", str(data), "--out",
-            str(tmp_path / "out"), "--reference-variant"]
+    argv = [
+        "attention",
+        "--checkpoint",
+        str(ckpt),
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "out"),
+        "--reference-variant",
+    ]
     assert run_cli("mmt-jax", DESCRIPTION, COMMANDS, argv) == 0
     result = json.loads((tmp_path / "out" / "attention.json").read_text())
     assert result["definition"] == "reference" and result["pieces"] == 2

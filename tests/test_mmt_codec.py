@@ -1,11 +1,12 @@
 """The MMT event codec, rule by rule (reference mmt.md §1.1-1.7), and round trips."""
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from music_codecs.errors import UserError
 from mmt_jax import codec
+from music_codecs.errors import UserError
 
 
 def note(beat=0, position=0, pitch=60, duration=12, program=0):
@@ -19,13 +20,55 @@ def test_vocab_sizes_match_the_paper_model():
 
 
 # (input ticks, code) at every boundary of the reference table (reference §1.2), ties going to the smaller value.
-DURATION_CASES = [(0, 1), (1, 1), (2, 2), (11, 11), (12, 12), (13, 12), (14, 13), (15, 13),
-                  (16, 14), (17, 14), (18, 15), (19, 15), (20, 16), (21, 17), (22, 17),
-                  (23, 18), (27, 18), (28, 19), (33, 19), (34, 20), (38, 20), (39, 21),
-                  (41, 21), (42, 22), (45, 22), (46, 23), (54, 23), (55, 24), (66, 24),
-                  (67, 25), (78, 25), (79, 26), (90, 26), (91, 27), (108, 27), (109, 28),
-                  (132, 28), (133, 29), (156, 29), (157, 30), (180, 30), (181, 31), (288, 31),
-                  (289, 32), (384, 32), (385, 32), (10_000, 32)]
+DURATION_CASES = [
+    (0, 1),
+    (1, 1),
+    (2, 2),
+    (11, 11),
+    (12, 12),
+    (13, 12),
+    (14, 13),
+    (15, 13),
+    (16, 14),
+    (17, 14),
+    (18, 15),
+    (19, 15),
+    (20, 16),
+    (21, 17),
+    (22, 17),
+    (23, 18),
+    (27, 18),
+    (28, 19),
+    (33, 19),
+    (34, 20),
+    (38, 20),
+    (39, 21),
+    (41, 21),
+    (42, 22),
+    (45, 22),
+    (46, 23),
+    (54, 23),
+    (55, 24),
+    (66, 24),
+    (67, 25),
+    (78, 25),
+    (79, 26),
+    (90, 26),
+    (91, 27),
+    (108, 27),
+    (109, 28),
+    (132, 28),
+    (133, 29),
+    (156, 29),
+    (157, 30),
+    (180, 30),
+    (181, 31),
+    (288, 31),
+    (289, 32),
+    (384, 32),
+    (385, 32),
+    (10_000, 32),
+]
 
 
 @pytest.mark.parametrize("ticks,code", DURATION_CASES)
@@ -43,7 +86,8 @@ def test_duration_table_is_the_32_known_values():
 def test_instrument_tables():
     assert len(codec.INSTRUMENT_NAMES) == 65 and codec.INSTRUMENT_NAMES[0] is None
     assert codec.DROPPED_PROGRAMS == tuple(range(76, 79)) + tuple(range(96, 104)) + tuple(
-        range(112, 117)) + tuple(range(120, 128))
+        range(112, 117)
+    ) + tuple(range(120, 128))
     assert codec.INSTRUMENT_NAMES[31] == "strings" and codec.INSTRUMENT_PROGRAMS[31] == 49
     assert codec.PROGRAM_TO_INSTRUMENT[110] == codec.instrument_code("violin") == 25
     assert codec.PROGRAM_TO_INSTRUMENT[48] == 31 and codec.PROGRAM_TO_INSTRUMENT[44] == 31
@@ -71,8 +115,7 @@ def test_layout_and_sorted_instrument_rows():
 
 
 def test_dropped_programs_are_skipped_everywhere():
-    codes = codec.encode_notes([note(program=80), note(pitch=62, program=100),
-                                note(pitch=64, program=127)])
+    codes = codec.encode_notes([note(program=80), note(pitch=62, program=100), note(pitch=64, program=127)])
     assert codes[:, 0].tolist() == [0, 1, 2, 3, 4]
     assert codes[1, 5] == codec.instrument_code("lead")
     assert codes[3].tolist() == [3, 1, 1, 61, 12, 54]
@@ -95,21 +138,26 @@ def test_max_beat_boundary():
 
 
 def test_empty_notes():
-    assert codec.encode_notes(np.zeros((0, 5), int)).tolist() == [[0] * 6, [2] + [0] * 5,
-                                                                   [4] + [0] * 5]
+    assert codec.encode_notes(np.zeros((0, 5), int)).tolist() == [[0] * 6, [2] + [0] * 5, [4] + [0] * 5]
     assert codec.decode_notes(codec.encode_notes([])).shape == (0, 5)
 
 
 def test_out_of_range_notes_are_refused():
-    for bad in (note(position=12), note(pitch=128), note(beat=-1), note(duration=-1),
-                note(program=128)):
+    for bad in (note(position=12), note(pitch=128), note(beat=-1), note(duration=-1), note(program=128)):
         with pytest.raises(ValueError):
             codec.encode_notes([bad])
 
 
 def test_decode_stops_at_first_eos_and_ignores_instrument_rows():
-    codes = [[0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 27], [2, 0, 0, 0, 0, 0],
-             [3, 5, 2, 61, 18, 31], [4, 0, 0, 0, 0, 0], [3, 9, 9, 9, 9, 9], [7, 0, 0, 0, 0, 0]]
+    codes = [
+        [0, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0, 27],
+        [2, 0, 0, 0, 0, 0],
+        [3, 5, 2, 61, 18, 31],
+        [4, 0, 0, 0, 0, 0],
+        [3, 9, 9, 9, 9, 9],
+        [7, 0, 0, 0, 0, 0],
+    ]
     assert codec.decode_notes(codes).tolist() == [[4, 1, 60, 24, 49]]
 
 
@@ -146,9 +194,12 @@ def test_encoding_dictionary_matches_the_reference_keys_and_sizes():
 # Notes the format can hold exactly: known durations, kept programs that are an instrument's
 # own decoding program, beats up to MAX_BEAT.
 representable = st.tuples(
-    st.integers(0, codec.MAX_BEAT), st.integers(0, 11), st.integers(0, 127),
+    st.integers(0, codec.MAX_BEAT),
+    st.integers(0, 11),
+    st.integers(0, 127),
     st.sampled_from(codec.KNOWN_DURATIONS.tolist()),
-    st.sampled_from(codec.INSTRUMENT_PROGRAMS[1:].tolist()))
+    st.sampled_from(codec.INSTRUMENT_PROGRAMS[1:].tolist()),
+)
 
 
 @given(st.lists(representable, max_size=40))
@@ -159,8 +210,9 @@ def test_round_trip_of_representable_notes(rows):
     assert np.array_equal(codec.encode_notes(codec.decode_notes(codes)), codes)
 
 
-any_note = st.tuples(st.integers(0, 2000), st.integers(0, 11), st.integers(0, 127),
-                     st.integers(0, 1000), st.integers(0, 127))
+any_note = st.tuples(
+    st.integers(0, 2000), st.integers(0, 11), st.integers(0, 127), st.integers(0, 1000), st.integers(0, 127)
+)
 
 
 @given(st.lists(any_note, max_size=40))
@@ -170,43 +222,57 @@ def test_encode_invariants_for_any_notes(rows):
     n_inst = int((codes[:, 0] == codec.INSTRUMENT).sum())
     assert codes[0, 0] == codec.SOS and codes[n_inst + 1, 0] == codec.SON
     assert codes[-1, 0] == codec.EOS
-    inst = codes[1:n_inst + 1, 5]
+    inst = codes[1 : n_inst + 1, 5]
     assert np.all(np.diff(inst) > 0)
     decoded = codec.decode_notes(codes)
     kept = notes[(notes[:, 0] <= codec.MAX_BEAT) & (codec.PROGRAM_TO_INSTRUMENT[notes[:, 4]] > 0)]
     assert np.array_equal(decoded[:, :3], kept[:, :3])
     # decoding maps each program to its instrument's program, each duration to the nearest
-    assert np.array_equal(codec.PROGRAM_TO_INSTRUMENT[decoded[:, 4]],
-                          codec.PROGRAM_TO_INSTRUMENT[kept[:, 4]])
+    assert np.array_equal(codec.PROGRAM_TO_INSTRUMENT[decoded[:, 4]], codec.PROGRAM_TO_INSTRUMENT[kept[:, 4]])
     gap = np.abs(decoded[:, 3] - np.minimum(kept[:, 3], 384))
-    assert np.all(gap <= np.abs(codec.KNOWN_DURATIONS[None, :]
-                                - np.minimum(kept[:, 3], 384)[:, None]).min(axis=1))
+    assert np.all(
+        gap <= np.abs(codec.KNOWN_DURATIONS[None, :] - np.minimum(kept[:, 3], 384)[:, None]).min(axis=1)
+    )
 
 
 def test_encode_decode_commands_write_a_100_qpm_midi(tmp_path, capsys):
-    from music_codecs.read import read_music
     from mmt_jax import cli
+    from music_codecs.read import read_music
     from train_kit.cli import run_cli
 
     notes = np.array([note(0, 0, 60, 12, 0), note(0, 6, 67, 6, 40), note(3, 0, 64, 48, 42)])
     np.save(tmp_path / "notes.npy", notes)
-    assert run_cli("mmt-jax", "", cli.COMMANDS,
-                   ["encode", str(tmp_path / "notes.npy"), str(tmp_path / "codes.npy")]) == 0
+    assert (
+        run_cli(
+            "mmt-jax", "", cli.COMMANDS, ["encode", str(tmp_path / "notes.npy"), str(tmp_path / "codes.npy")]
+        )
+        == 0
+    )
     codes = np.load(tmp_path / "codes.npy")
     assert np.array_equal(codes, codec.encode_notes(notes))
-    assert run_cli("mmt-jax", "", cli.COMMANDS,
-                   ["decode", str(tmp_path / "codes.npy"), str(tmp_path / "out.mid")]) == 0
+    assert (
+        run_cli(
+            "mmt-jax", "", cli.COMMANDS, ["decode", str(tmp_path / "codes.npy"), str(tmp_path / "out.mid")]
+        )
+        == 0
+    )
     table = read_music(tmp_path / "out.mid")
     assert table.tempo_qpm.round(6).tolist() == [100.0]
     assert table.resolution == 12 and sorted(table.program.tolist()) == [0, 40, 42]
     got = sorted(zip(table.onset.tolist(), table.pitch.tolist(), table.duration.tolist()))
     assert got == [(0, 60, 12), (6, 67, 6), (36, 64, 48)]
     # the MIDI file encodes back to the same codes (first beat already 0)
-    assert run_cli("mmt-jax", "", cli.COMMANDS,
-                   ["encode", str(tmp_path / "out.mid"), str(tmp_path / "again.csv")]) == 0
+    assert (
+        run_cli(
+            "mmt-jax", "", cli.COMMANDS, ["encode", str(tmp_path / "out.mid"), str(tmp_path / "again.csv")]
+        )
+        == 0
+    )
     again = np.loadtxt(tmp_path / "again.csv", dtype=np.int64, delimiter=",", skiprows=1)
     assert np.array_equal(again, codes)
     np.save(tmp_path / "bad.npy", np.array([[0] * 6, [9, 0, 0, 0, 0, 0]]))
-    assert run_cli("mmt-jax", "", cli.COMMANDS,
-                   ["decode", str(tmp_path / "bad.npy"), str(tmp_path / "x.mid")]) == 2
+    assert (
+        run_cli("mmt-jax", "", cli.COMMANDS, ["decode", str(tmp_path / "bad.npy"), str(tmp_path / "x.mid")])
+        == 2
+    )
     assert "unknown event type 9" in capsys.readouterr().err

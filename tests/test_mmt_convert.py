@@ -4,38 +4,40 @@ The NumPy pass below is written from reference §2/§9 and reads the *reference*
 wrong transpose, head split, rotary convention or mask rule in the model or converter shows up
 as a logits mismatch.
 """
+
 import json
 import math
 
 import numpy as np
 import pytest
 
-from music_codecs.errors import UserError
 from mmt_jax import convert
 from mmt_jax.cli import COMMANDS
 from mmt_jax.config import Config
 from mmt_jax.load import load
 from mmt_jax.model import MMTConfig, MusicTransformer
+from music_codecs.errors import UserError
 from train_kit.cli import run_cli
 
 P = "decoder.net."
 VOCAB = (5, 257, 13, 129, 33, 65)
 
 
-def reference_state_dict(rng, dim=32, depth=2, inner=64, ff=64, pos="absolute", max_len=16,
-                         rot_dim=None):
+def reference_state_dict(rng, dim=32, depth=2, inner=64, ff=64, pos="absolute", max_len=16, rot_dim=None):
     """Random arrays under the reference's key names and PyTorch shapes ([out, in] weights)."""
     sd = {}
 
     def put(key, *shape, scale=0.3):
         sd[P + key] = (rng.standard_normal(shape) * scale).astype(np.float32)
+
     for i, n in enumerate(VOCAB):
         put(f"token_emb.{i}.emb.weight", n, dim, scale=1.0)
     if pos == "absolute":
         put("pos_emb.emb.weight", max_len, dim, scale=1.0)
     if pos == "rotary":
         sd[P + "attn_layers.rotary_pos_emb.inv_freq"] = (
-            1.0 / 10000 ** (np.arange(0, rot_dim, 2) / rot_dim)).astype(np.float32)
+            1.0 / 10000 ** (np.arange(0, rot_dim, 2) / rot_dim)
+        ).astype(np.float32)
     for j in range(depth):
         a, f = f"attn_layers.layers.{2 * j}", f"attn_layers.layers.{2 * j + 1}"
         put(f"{a}.0.0.weight", dim)
@@ -59,6 +61,7 @@ def reference_state_dict(rng, dim=32, depth=2, inner=64, ff=64, pos="absolute", 
 
 
 # ----------------------------------------------------------------------------- NumPy reference
+
 
 def np_layer_norm(x, w, b, eps=1e-5):
     mu = x.mean(-1, keepdims=True)
@@ -85,12 +88,12 @@ def np_rotate(t, rot):
 
 def np_forward(sd, codes, mask, heads, pos, rot_dim=None):
     """The reference network (reference §9), in float64, straight from the state dict."""
-    w = {k[len(P):]: v.astype(np.float64) for k, v in sd.items()}
+    w = {k[len(P) :]: v.astype(np.float64) for k, v in sd.items()}
     b, n, _ = codes.shape
     x = sum(w[f"token_emb.{i}.emb.weight"][codes[..., i]] for i in range(6))
     dim = x.shape[-1]
     if pos == "absolute":
-        x = x + w["pos_emb.emb.weight"][:n] * dim ** -0.5
+        x = x + w["pos_emb.emb.weight"][:n] * dim**-0.5
     depth = len({k.split(".")[2] for k in w if k.startswith("attn_layers.layers.")}) // 2
     allowed = np.tril(np.ones((n, n), bool))[None] & mask[:, :, None] & mask[:, None, :]
     for j in range(depth):
@@ -119,6 +122,7 @@ def random_codes(rng, b, n):
 
 
 # ----------------------------------------------------------------------------- tests
+
 
 @pytest.mark.parametrize("pos", ["absolute", "rotary", "none"])
 def test_converted_weights_give_the_numpy_reference_logits(pos):
@@ -174,19 +178,26 @@ def test_default_head_dim_is_64_like_x_transformers():
     assert (config.heads, config.head_dim) == (2, 64)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda sd: sd.pop(P + "attn_layers.layers.1.1.net.3.bias"),
-     "attn_layers.layers.1.1.net.3.bias"),
-    (lambda sd: sd.__setitem__(P + "to_logits.2.weight", np.zeros((14, 32), np.float32)),
-     "to_logits.2.weight"),
-    (lambda sd: sd.__setitem__(P + "attn_layers.layers.0.1.mem_k", np.zeros(3, np.float32)),
-     "attn_layers.layers.0.1.mem_k"),
-    (lambda sd: sd.__setitem__(P + "norm.bias", np.full(32, np.nan, np.float32)),
-     "norm.bias"),
-    (lambda sd: sd.__setitem__(P + "token_emb.0.emb.weight", np.zeros(5, np.float32)),
-     "token_emb.0.emb.weight"),
-    (lambda sd: sd.pop(P + "token_emb.4.emb.weight"), "token_emb.4.emb.weight"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda sd: sd.pop(P + "attn_layers.layers.1.1.net.3.bias"), "attn_layers.layers.1.1.net.3.bias"),
+        (
+            lambda sd: sd.__setitem__(P + "to_logits.2.weight", np.zeros((14, 32), np.float32)),
+            "to_logits.2.weight",
+        ),
+        (
+            lambda sd: sd.__setitem__(P + "attn_layers.layers.0.1.mem_k", np.zeros(3, np.float32)),
+            "attn_layers.layers.0.1.mem_k",
+        ),
+        (lambda sd: sd.__setitem__(P + "norm.bias", np.full(32, np.nan, np.float32)), "norm.bias"),
+        (
+            lambda sd: sd.__setitem__(P + "token_emb.0.emb.weight", np.zeros(5, np.float32)),
+            "token_emb.0.emb.weight",
+        ),
+        (lambda sd: sd.pop(P + "token_emb.4.emb.weight"), "token_emb.4.emb.weight"),
+    ],
+)
 def test_mismatch_is_refused_naming_the_key(edit, message):
     sd = reference_state_dict(np.random.default_rng(5))
     edit(sd)
@@ -198,8 +209,15 @@ def test_npz_file_to_checkpoint_and_back(tmp_path):
     rng = np.random.default_rng(6)
     sd = reference_state_dict(rng, depth=1)
     np.savez(tmp_path / "best_model.npz", **sd)
-    argv = ["convert-reference", "--checkpoint", str(tmp_path / "best_model.npz"), "--out",
-            str(tmp_path / "out"), "--heads", "4"]
+    argv = [
+        "convert-reference",
+        "--checkpoint",
+        str(tmp_path / "best_model.npz"),
+        "--out",
+        str(tmp_path / "out"),
+        "--heads",
+        "4",
+    ]
     assert run_cli("mmt-jax", "", COMMANDS, argv) == 0
     info = json.loads((tmp_path / "out" / "run.json").read_text())
     assert info["system"] == "mmt" and info["source"] == str(tmp_path / "best_model.npz")
@@ -218,8 +236,15 @@ def test_bad_files_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="not found"):
         convert.load_state_dict(tmp_path / "missing.pt")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    assert run_cli("mmt-jax", "", COMMANDS, ["convert-reference", "--checkpoint",
-                                             str(tmp_path / "junk.npz"), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        run_cli(
+            "mmt-jax",
+            "",
+            COMMANDS,
+            ["convert-reference", "--checkpoint", str(tmp_path / "junk.npz"), "--out", str(tmp_path / "o")],
+        )
+        == 2
+    )
     with pytest.raises(UserError, match="cannot read"):
         convert.load_state_dict(tmp_path / "junk.npz")
     with pytest.raises(UserError, match="not a run folder"):
@@ -234,15 +259,13 @@ def test_bad_files_are_user_errors(tmp_path):
 
 def test_train_args_beside_checkpoints_choose_the_variant(tmp_path):
     """Without a rotary buffer, RPE and NPE state dicts look alike; train-args.json decides."""
-    sd = reference_state_dict(np.random.default_rng(7), dim=64, inner=128, ff=128, depth=1,
-                              pos="none")
+    sd = reference_state_dict(np.random.default_rng(7), dim=64, inner=128, ff=128, depth=1, pos="none")
     assert convert.infer_config(sd).pos_emb == "none"
     (tmp_path / "checkpoints").mkdir()
     np.savez(tmp_path / "checkpoints" / "best_model.npz", **sd)
     (tmp_path / "train-args.json").write_text(
-        '{"dim": 64, "layers": 1, "heads": 2, "rel_pos_emb": true, "abs_pos_emb": true}')
-    _, config, n = convert.convert_file(tmp_path / "checkpoints" / "best_model.npz",
-                                        tmp_path / "out")
-    assert (config.pos_emb, config.heads, config.head_dim, config.rotary_dims) == (
-        "rotary", 2, 64, 32)
+        '{"dim": 64, "layers": 1, "heads": 2, "rel_pos_emb": true, "abs_pos_emb": true}'
+    )
+    _, config, n = convert.convert_file(tmp_path / "checkpoints" / "best_model.npz", tmp_path / "out")
+    assert (config.pos_emb, config.heads, config.head_dim, config.rotary_dims) == ("rotary", 2, 64, 32)
     assert n == sum(v.size for v in sd.values())

@@ -1,9 +1,10 @@
 """The MMT training data: augmentation, trimming, the length cap, padding, the grain pipeline."""
+
 import numpy as np
 import pytest
 
-from music_codecs.errors import UserError
 from mmt_jax import codec, data
+from music_codecs.errors import UserError
 
 
 class ScriptedRng:
@@ -24,8 +25,9 @@ class ScriptedRng:
 def piece(beats, pitch=60, program=0):
     beats = np.asarray(beats)
     n = len(beats)
-    return np.stack([beats, np.zeros(n, int), np.full(n, pitch), np.full(n, 12),
-                     np.full(n, program)], axis=1).astype(np.int64)
+    return np.stack(
+        [beats, np.zeros(n, int), np.full(n, pitch), np.full(n, 12), np.full(n, program)], axis=1
+    ).astype(np.int64)
 
 
 def test_pitch_shift_range_and_clipping():
@@ -73,9 +75,19 @@ def test_window_falls_back_to_the_tenth_draw():
 def test_window_property_on_random_pieces():
     rng = np.random.default_rng(0)
     for _ in range(20):
-        notes = np.unique(np.stack([rng.integers(0, 1000, 300), rng.integers(0, 12, 300),
-                                    rng.integers(20, 100, 300), rng.integers(1, 50, 300),
-                                    np.zeros(300, int)], 1), axis=0)
+        notes = np.unique(
+            np.stack(
+                [
+                    rng.integers(0, 1000, 300),
+                    rng.integers(0, 12, 300),
+                    rng.integers(20, 100, 300),
+                    rng.integers(1, 50, 300),
+                    np.zeros(300, int),
+                ],
+                1,
+            ),
+            axis=0,
+        )
         out = data.augment(notes, np.random.default_rng(int(rng.integers(1e9))))
         assert out[:, 0].min() >= 0 and out[:, 0].max() < 256 and len(out) > 10
 
@@ -118,9 +130,19 @@ def folder(tmp_path):
     names = []
     for i in range(7):
         n_beats = 100 if i % 2 else 600
-        notes = np.unique(np.stack([rng.integers(0, n_beats, 80), rng.integers(0, 12, 80),
-                                    rng.integers(30, 90, 80), rng.integers(1, 40, 80),
-                                    rng.choice([0, 40, 42], 80)], 1), axis=0)
+        notes = np.unique(
+            np.stack(
+                [
+                    rng.integers(0, n_beats, 80),
+                    rng.integers(0, 12, 80),
+                    rng.integers(30, 90, 80),
+                    rng.integers(1, 40, 80),
+                    rng.choice([0, 40, 42], 80),
+                ],
+                1,
+            ),
+            axis=0,
+        )
         notes[:, 0] -= notes[0, 0]
         name = f"set/piece-{i}"
         (tmp_path / "set").mkdir(exist_ok=True)
@@ -137,8 +159,7 @@ def _batches(ds, n):
 
 def test_pipeline_batches_are_deterministic_and_resumable(folder):
     root, names = folder
-    ds = data.make_dataset(root, root / "train-names.txt", 2, train=True, seed=3,
-                           max_seq_len=256)
+    ds = data.make_dataset(root, root / "train-names.txt", 2, train=True, seed=3, max_seq_len=256)
     a, b = _batches(ds, 6), _batches(ds, 6)
     for x, y in zip(a, b):
         assert np.array_equal(x["codes"], y["codes"]) and np.array_equal(x["mask"], y["mask"])
@@ -148,7 +169,7 @@ def test_pipeline_batches_are_deterministic_and_resumable(folder):
     for batch in a:  # every row: SOS first, EOS at its last real row, zeros after
         for codes, n in zip(batch["codes"], batch["seq_len"]):
             assert codes[0, 0] == codec.SOS and codes[n - 1, 0] == codec.EOS
-            assert (codes[n:] == 0).all() and codes[1:n - 1, 1].max() <= 256
+            assert (codes[n:] == 0).all() and codes[1 : n - 1, 1].max() <= 256
     it = iter(ds.to_iter_dataset())
     next(it), next(it)
     state = it.get_state()
@@ -164,12 +185,11 @@ def test_validation_pipeline_keeps_order_and_partial_batch(folder):
     batches = list(ds.to_iter_dataset())
     assert [len(b["seq_len"]) for b in batches] == [3, 3, 1]
     first = data.example_codes(np.load(root / f"{names[0]}.npy"), rng=None)
-    assert np.array_equal(batches[0]["codes"][0, :len(first)], first)
+    assert np.array_equal(batches[0]["codes"][0, : len(first)], first)
     assert batches[0]["codes"].shape[1] % 64 == 0
     filled = list(data.make_dataset(root, names, 3, train=False, pad_to=None, fill_partial=True))
     assert [len(b["seq_len"]) for b in filled] == [3, 3, 3]
-    assert filled[2]["mask"][1:].sum() == 0 and np.array_equal(filled[2]["codes"][:1],
-                                                               batches[2]["codes"])
+    assert filled[2]["mask"][1:].sum() == 0 and np.array_equal(filled[2]["codes"][:1], batches[2]["codes"])
 
 
 @pytest.mark.parametrize("train, pad_to", [(True, "max_seq_len"), (True, None), (False, None)])
@@ -180,15 +200,20 @@ def test_processes_split_the_one_process_global_batch(folder, train, pad_to):
     kwargs = dict(train=train, seed=5, max_seq_len=256, pad_to=pad_to, fill_partial=True)
 
     def batches(index, count):
-        it = iter(data.make_dataset(root, names, 4, process_index=index, process_count=count,
-                                    **kwargs).to_iter_dataset())
+        it = iter(
+            data.make_dataset(
+                root, names, 4, process_index=index, process_count=count, **kwargs
+            ).to_iter_dataset()
+        )
         return [next(it) for _ in range(3 if train else 2)]
+
     whole = batches(0, 1)
     parts = [batches(i, 2) for i in range(2)]
     for step, batch in enumerate(whole):
         for key in batch:
             np.testing.assert_array_equal(
-                np.concatenate([parts[0][step][key], parts[1][step][key]]), batch[key])
+                np.concatenate([parts[0][step][key], parts[1][step][key]]), batch[key]
+            )
     if not train:  # 7 pieces: the last global batch is 3 pieces and one empty row
         assert whole[-1]["mask"].any(axis=1).tolist() == [True, True, True, False]
     with pytest.raises(UserError, match="does not split"):

@@ -1,5 +1,6 @@
 """Table 3 evaluation: per-piece metrics after decoding and the 64-beat trim, the aggregation
 with its 95 % CI, and the `mmt-jax evaluate` / `speed-test` commands on a tiny random model."""
+
 import json
 import math
 
@@ -56,8 +57,14 @@ def test_empty_piece_is_nan_and_counted():
     assert math.isnan(agg["groove_consistency"]["ci95"])  # one value: no interval
 
 
-@pytest.mark.parametrize("values", [[2.1, 2.5, 2.9], [0.91, 0.95, 0.97, 0.9, math.nan, 0.88],
-                                    list(np.random.default_rng(0).normal(3, 0.4, 50))])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [2.1, 2.5, 2.9],
+        [0.91, 0.95, 0.97, 0.9, math.nan, 0.88],
+        list(np.random.default_rng(0).normal(3, 0.4, 50)),
+    ],
+)
 def test_ci_is_the_student_t_interval(values):
     agg = evaluate.aggregate([{m: v for m in evaluate.METRICS} for v in values])
     x = np.array([v for v in values if not math.isnan(v)])
@@ -74,15 +81,17 @@ def tiny(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("eval")
     config = MMTConfig.tiny(max_seq_len=32)
-    params = jax.device_get(nn.meta.unbox(MusicTransformer(config).init(
-        jax.random.key(1), jnp.zeros((1, 8, 6), jnp.int32)))["params"])
-    params["heads_0"]["bias"] = params["heads_0"]["bias"] + np.array([0, 0, 0, 3.0, -2.0],
-                                                                     np.float32)
+    params = jax.device_get(
+        nn.meta.unbox(MusicTransformer(config).init(jax.random.key(1), jnp.zeros((1, 8, 6), jnp.int32)))[
+            "params"
+        ]
+    )
+    params["heads_0"]["bias"] = params["heads_0"]["bias"] + np.array([0, 0, 0, 3.0, -2.0], np.float32)
     ckpt = save_converted(root / "ckpt", params, config)
     data = root / "data"
     (data / "notes").mkdir(parents=True)
     for i in range(3):
-        np.save(data / "notes" / f"p{i}.npy", TWO_BARS[:4 * (1 + i % 2)])
+        np.save(data / "notes" / f"p{i}.npy", TWO_BARS[: 4 * (1 + i % 2)])
     (data / "notes" / "bad.npy").write_bytes(b"not an array")
     (data / "test-names.txt").write_text("p0\nbad\np1\np2\n")
     return ckpt, data
@@ -91,8 +100,21 @@ def tiny(tmp_path_factory):
 def test_evaluate_command_writes_json_and_markdown(tiny, tmp_path):
     ckpt, data = tiny
     out = tmp_path / "out"
-    argv = ["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--num-samples", "5",
-            "--batch-size", "2", "--max-events", "40", "--out", str(out)]
+    argv = [
+        "evaluate",
+        "--checkpoint",
+        str(ckpt),
+        "--data",
+        str(data),
+        "--num-samples",
+        "5",
+        "--batch-size",
+        "2",
+        "--max-events",
+        "40",
+        "--out",
+        str(out),
+    ]
     assert run_cli("mmt-jax", DESCRIPTION, COMMANDS, argv) == 0
     result = json.loads((out / "evaluate.json").read_text())
     assert set(result["generated"]) == set(evaluate.METRICS)
@@ -125,8 +147,17 @@ def test_generated_scores_do_not_depend_on_batch_size(tiny, tmp_path):
 
 def test_speed_test_command_reports_notes_per_second(tiny, tmp_path):
     out = tmp_path / "speed.json"
-    argv = ["speed-test", "--checkpoint", str(tiny[0]), "--num-samples", "2",
-            "--max-events", "30", "--json", str(out)]
+    argv = [
+        "speed-test",
+        "--checkpoint",
+        str(tiny[0]),
+        "--num-samples",
+        "2",
+        "--max-events",
+        "30",
+        "--json",
+        str(out),
+    ]
     assert run_cli("mmt-jax", DESCRIPTION, COMMANDS, argv) == 0
     result = json.loads(out.read_text())
     assert result["samples"] == 2 and len(result["lengths_s"]) == 2
@@ -135,8 +166,7 @@ def test_speed_test_command_reports_notes_per_second(tiny, tmp_path):
 
 
 def test_missing_test_names_is_one_line_error(tiny, tmp_path, capsys):
-    argv = ["evaluate", "--checkpoint", str(tiny[0]), "--data", str(tmp_path), "--out",
-            str(tmp_path / "o")]
+    argv = ["evaluate", "--checkpoint", str(tiny[0]), "--data", str(tmp_path), "--out", str(tmp_path / "o")]
     assert run_cli("mmt-jax", DESCRIPTION, COMMANDS, argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "names file not found" in err

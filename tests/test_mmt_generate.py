@@ -1,4 +1,5 @@
 """Prompts for the three modes and the `mmt-jax generate` job."""
+
 import json
 
 import jax
@@ -8,10 +9,10 @@ import pretty_midi
 import pytest
 from flax import linen as nn
 
-from music_codecs.errors import UserError
 from mmt_jax import codec, prompts
 from mmt_jax.cli import COMMANDS, DESCRIPTION
 from mmt_jax.model import MMTConfig, MusicTransformer
+from music_codecs.errors import UserError
 from train_kit.cli import run_cli
 
 
@@ -21,8 +22,7 @@ def _midi(path):
     for program, pitch in ((0, 60), (40, 72)):
         inst = pretty_midi.Instrument(program=program)
         for beat in range(12 if program == 0 else 1):
-            inst.notes.append(pretty_midi.Note(80, pitch + beat % 5, beat * 0.5,
-                                               beat * 0.5 + 0.4))
+            inst.notes.append(pretty_midi.Note(80, pitch + beat % 5, beat * 0.5, beat * 0.5 + 0.4))
         pm.instruments.append(inst)
     pm.write(str(path))
     return path
@@ -30,10 +30,8 @@ def _midi(path):
 
 def test_instrument_prompt_sorts_and_dedupes_names():
     rows = prompts.instrument_informed("violin,piano,Piano")
-    np.testing.assert_array_equal(rows[:, 0], [codec.SOS, codec.INSTRUMENT, codec.INSTRUMENT,
-                                                codec.SON])
-    assert rows[1:3, 5].tolist() == [codec.INSTRUMENT_CODES["piano"],
-                                     codec.INSTRUMENT_CODES["violin"]]
+    np.testing.assert_array_equal(rows[:, 0], [codec.SOS, codec.INSTRUMENT, codec.INSTRUMENT, codec.SON])
+    assert rows[1:3, 5].tolist() == [codec.INSTRUMENT_CODES["piano"], codec.INSTRUMENT_CODES["violin"]]
     assert np.all(rows[:, 1:5] == 0)
 
 
@@ -47,11 +45,14 @@ def test_continuation_prompt_keeps_the_first_beats(tmp_path):
     types = rows[:, 0]
     assert types[0] == codec.SOS and codec.EOS not in types
     assert sorted(rows[types == codec.INSTRUMENT][:, 5].tolist()) == [
-        codec.INSTRUMENT_CODES["piano"], codec.INSTRUMENT_CODES["violin"]]
+        codec.INSTRUMENT_CODES["piano"],
+        codec.INSTRUMENT_CODES["violin"],
+    ]
     notes = rows[types == codec.NOTE]
     assert len(notes) == 5 and notes[:, 1].max() == 4  # beats 0..3 -> codes 1..4
     longer = prompts.continuation_from_codes(
-        codec.encode_notes(np.array([[0, 0, 60, 12, 0], [9, 0, 62, 12, 0]])), beats=40)
+        codec.encode_notes(np.array([[0, 0, 60, 12, 0], [9, 0, 62, 12, 0]])), beats=40
+    )
     assert longer[-1, 0] == codec.NOTE  # a short piece: everything but the EOS
 
 
@@ -62,23 +63,42 @@ def checkpoint(tmp_path_factory):
     config = MMTConfig.tiny(max_seq_len=32)
     params = MusicTransformer(config).init(jax.random.key(1), jnp.zeros((1, 8, 6), jnp.int32))
     params = jax.device_get(nn.meta.unbox(params)["params"])
-    params["heads_0"]["bias"] = params["heads_0"]["bias"] + np.array([0, 0, 0, 3.0, -2.0],
-                                                                     np.float32)
+    params["heads_0"]["bias"] = params["heads_0"]["bias"] + np.array([0, 0, 0, 3.0, -2.0], np.float32)
     return save_converted(tmp_path_factory.mktemp("ckpt"), params, config)
 
 
-@pytest.mark.parametrize("mode, extra", [
-    ("unconditional", []),
-    ("instrument", ["--instruments", "piano,cello"]),
-    ("continuation", ["--beats", "2"]),
-])
+@pytest.mark.parametrize(
+    "mode, extra",
+    [
+        ("unconditional", []),
+        ("instrument", ["--instruments", "piano,cello"]),
+        ("continuation", ["--beats", "2"]),
+    ],
+)
 def test_generate_writes_every_file(checkpoint, tmp_path, mode, extra):
     if mode == "continuation":
         extra = extra + ["--prompt", str(_midi(tmp_path / "prompt.mid"))]
     out = tmp_path / "out"
-    argv = ["generate", "--checkpoint", str(checkpoint), "--mode", mode, "--num-samples", "3",
-            "--batch-size", "2", "--max-events", "12", "--out", str(out), "--seed", "4",
-            "--renderer", "sine", "--strict"] + extra
+    argv = [
+        "generate",
+        "--checkpoint",
+        str(checkpoint),
+        "--mode",
+        mode,
+        "--num-samples",
+        "3",
+        "--batch-size",
+        "2",
+        "--max-events",
+        "12",
+        "--out",
+        str(out),
+        "--seed",
+        "4",
+        "--renderer",
+        "sine",
+        "--strict",
+    ] + extra
     assert run_cli("mmt-jax", DESCRIPTION, COMMANDS, argv) == 0
     runs = json.loads((out / "generate.json").read_text())["runs"]
     assert [r["index"] for r in runs[-1]["samples"]] == [0, 1, 2]
@@ -100,11 +120,25 @@ def test_generate_writes_every_file(checkpoint, tmp_path, mode, extra):
 
 def test_samples_do_not_depend_on_batch_size(checkpoint, tmp_path):
     def codes(batch, folder):
-        argv = ["generate", "--checkpoint", str(checkpoint), "--num-samples", "2",
-                "--batch-size", str(batch), "--max-events", "12", "--out", str(folder),
-                "--renderer", "sine", "--strict"]
+        argv = [
+            "generate",
+            "--checkpoint",
+            str(checkpoint),
+            "--num-samples",
+            "2",
+            "--batch-size",
+            str(batch),
+            "--max-events",
+            "12",
+            "--out",
+            str(folder),
+            "--renderer",
+            "sine",
+            "--strict",
+        ]
         assert run_cli("mmt-jax", DESCRIPTION, COMMANDS, argv) == 0
         return [np.load(folder / f"unconditional-{i:03d}.npy") for i in range(2)]
+
     for a, b in zip(codes(2, tmp_path / "a"), codes(1, tmp_path / "b")):
         np.testing.assert_array_equal(a, b)
 

@@ -1,4 +1,5 @@
 """MusicTransformer: parameter counts, logical axes, init, masking, and the KV-cache decode path."""
+
 import dataclasses
 
 import jax
@@ -7,8 +8,7 @@ import numpy as np
 import pytest
 from flax import linen as nn
 
-from mmt_jax.model import (POS_EMBS, MMTConfig, MusicTransformer, abstract_params, count_params,
-                           init_cache)
+from mmt_jax.model import POS_EMBS, MMTConfig, MusicTransformer, abstract_params, count_params, init_cache
 
 
 def random_codes(rng, config, b, n):
@@ -41,16 +41,18 @@ def _decode(model, params, codes, cache, index, lengths=None):
     return model.apply(params, codes, cache, index, lengths, method=MusicTransformer.decode)
 
 
-@pytest.mark.parametrize("pos_emb, expected", [("absolute", 19_944_950), ("rotary", 19_420_662),
-                                               ("none", 19_420_662)])
+@pytest.mark.parametrize(
+    "pos_emb, expected", [("absolute", 19_944_950), ("rotary", 19_420_662), ("none", 19_420_662)]
+)
 def test_paper_parameter_count(pos_emb, expected):
     assert count_params(nn.meta.unbox(abstract_params(MMTConfig(pos_emb=pos_emb)))) == expected
 
 
 def test_every_parameter_has_logical_axes():
     boxed = abstract_params(MMTConfig.tiny())
-    specs = jax.tree.leaves(nn.get_partition_spec(boxed),
-                            is_leaf=lambda x: isinstance(x, jax.sharding.PartitionSpec))
+    specs = jax.tree.leaves(
+        nn.get_partition_spec(boxed), is_leaf=lambda x: isinstance(x, jax.sharding.PartitionSpec)
+    )
     shapes = jax.tree.leaves(nn.meta.unbox(boxed))
     assert len(specs) == len(shapes)
     for spec, shape in zip(specs, shapes):
@@ -62,7 +64,7 @@ def test_every_parameter_has_logical_axes():
 def test_init_follows_pytorch_defaults(tiny_ape):
     config, _, variables, _, _ = tiny_ape
     params = variables["params"]
-    emb = np.asarray(params["token_emb_1"]["embedding"])       # kaiming normal, fan_in = dim
+    emb = np.asarray(params["token_emb_1"]["embedding"])  # kaiming normal, fan_in = dim
     assert abs(emb.std() - np.sqrt(2 / config.dim)) < 0.01
     assert abs(np.asarray(params["pos_emb"]["embedding"]).std() - 1.0) < 0.05
     wi = np.asarray(params["blocks_0"]["ff"]["wi"]["kernel"])  # U(+-1/sqrt(fan_in))
@@ -99,11 +101,10 @@ def test_one_event_at_a_time_matches_full_pass(tiny):
     cache = init_cache(config, 3, 16)
     steps = []
     for t in range(codes.shape[1]):
-        logits, cache = _decode(model, params, codes[:, t:t + 1], cache, jnp.int32(t))
+        logits, cache = _decode(model, params, codes[:, t : t + 1], cache, jnp.int32(t))
         steps.append(logits)
     for i in range(6):
-        np.testing.assert_allclose(np.concatenate([s[i] for s in steps], 1), full[i],
-                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.concatenate([s[i] for s in steps], 1), full[i], rtol=1e-4, atol=1e-4)
 
 
 def test_prefill_then_steps_matches_full_pass(tiny):
@@ -112,7 +113,7 @@ def test_prefill_then_steps_matches_full_pass(tiny):
     for i in range(6):
         np.testing.assert_allclose(logits[i], full[i][:, :7], rtol=1e-4, atol=1e-4)
     for t in range(7, codes.shape[1]):
-        logits, cache = _decode(model, params, codes[:, t:t + 1], cache, jnp.int32(t))
+        logits, cache = _decode(model, params, codes[:, t : t + 1], cache, jnp.int32(t))
         np.testing.assert_allclose(logits[3][:, 0], full[3][:, t], rtol=1e-4, atol=1e-4)
 
 
@@ -133,16 +134,14 @@ def test_prefill_then_steps_with_per_row_starts(tiny):
         nxt = codes[np.arange(3), np.asarray(index)][:, None]
         logits, cache = _decode(model, params, nxt, cache, index)
         for row in range(3):
-            np.testing.assert_allclose(logits[5][row, 0], full[5][row, int(index[row])],
-                                       rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(logits[5][row, 0], full[5][row, int(index[row])], rtol=1e-4, atol=1e-4)
         index = index + 1
 
 
 def test_dropout_only_in_training_mode(tiny_ape):
     config, model, params, codes, full = tiny_ape
     assert config.dropout > 0
-    train = jax.jit(lambda p, key: model.apply(p, codes, deterministic=False,
-                                               rngs={"dropout": key}))
+    train = jax.jit(lambda p, key: model.apply(p, codes, deterministic=False, rngs={"dropout": key}))
     a, b = train(params, jax.random.key(1)), train(params, jax.random.key(2))
     assert np.abs(np.asarray(a[0] - b[0])).max() > 1e-3
     assert np.abs(np.asarray(a[0] - full[0])).max() > 1e-3
@@ -168,8 +167,7 @@ def test_config_round_trips_through_json_dict():
 def test_attention_maps_are_causal_distributions(tiny_ape):
     config, model, params, codes, full = tiny_ape
     logits, state = model.apply(params, codes, mutable=["intermediates"])
-    maps = [state["intermediates"][f"blocks_{j}"]["attn"]["attention"][0]
-            for j in range(config.depth)]
+    maps = [state["intermediates"][f"blocks_{j}"]["attn"]["attention"][0] for j in range(config.depth)]
     assert maps[0].shape == (3, config.heads, 11, 11)
     for attn in maps:
         np.testing.assert_allclose(np.asarray(attn).sum(-1), 1.0, rtol=1e-5)

@@ -1,10 +1,11 @@
 """From a MIDI file to the MMT note array, as the reference's convert + extract scripts do it."""
+
 import mido
 import numpy as np
 import pytest
 
-from music_codecs.note_table import NoteTable
 from mmt_jax import notes as notes_lib
+from music_codecs.note_table import NoteTable
 
 TPQ = 480
 
@@ -18,13 +19,12 @@ def write_midi(path, tracks, tpq=TPQ):
     for channel, program, notes in tracks:
         events = []
         for onset, duration, pitch in notes:
-            events.append((onset, 1, mido.Message("note_on", channel=channel, note=pitch,
-                                                  velocity=80)))
-            events.append((onset + duration, 0, mido.Message("note_off", channel=channel,
-                                                             note=pitch, velocity=0)))
+            events.append((onset, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=80)))
+            events.append(
+                (onset + duration, 0, mido.Message("note_off", channel=channel, note=pitch, velocity=0))
+            )
         events.sort(key=lambda e: (e[0], e[1]))
-        track = mido.MidiTrack([mido.Message("program_change", channel=channel,
-                                             program=program, time=0)])
+        track = mido.MidiTrack([mido.Message("program_change", channel=channel, program=program, time=0)])
         now = 0
         for tick, _, msg in events:
             track.append(msg.copy(time=tick - now))
@@ -59,8 +59,7 @@ def rich_midi(tmp_path):
 
 def expected_rich():
     rows = [(i, 0, 60 + i % 12, 12, 0) for i in range(60)]
-    rows += [(0, 0, 50, 12, 0), (0, 2, 51, 1, 0), (0, 2, 52, 2, 0), (0, 0, 60, 12, 1),
-             (8, 3, 67, 24, 41)]
+    rows += [(0, 0, 50, 12, 0), (0, 2, 51, 1, 0), (0, 2, 52, 2, 0), (0, 0, 60, 12, 1), (8, 3, 67, 24, 41)]
     return sorted(rows)
 
 
@@ -72,8 +71,9 @@ def test_midi_file_to_notes(rich_midi, backend):
 
 
 def test_fewer_than_50_notes_is_skipped(tmp_path):
-    path = write_midi(tmp_path / "short.mid", [(0, 0, piano_run(49, 0)),
-                                               (9, 0, [(i * TPQ, TPQ, 36) for i in range(60)])])
+    path = write_midi(
+        tmp_path / "short.mid", [(0, 0, piano_run(49, 0)), (9, 0, [(i * TPQ, TPQ, 36) for i in range(60)])]
+    )
     with pytest.raises(notes_lib.SkippedPiece, match="49 notes"):
         notes_lib.file_to_notes(path)
     assert len(notes_lib.file_to_notes(path, min_notes=49)) == 49
@@ -81,8 +81,17 @@ def test_fewer_than_50_notes_is_skipped(tmp_path):
 
 def table(onsets, durations, resolution=12, pitch=60, program=0, drum=False, **meta):
     n = len(onsets)
-    return NoteTable(resolution, onsets, durations, np.full(n, pitch), np.full(n, 64),
-                     np.full(n, program), np.full(n, drum), np.zeros(n, int), **meta)
+    return NoteTable(
+        resolution,
+        onsets,
+        durations,
+        np.full(n, pitch),
+        np.full(n, 64),
+        np.full(n, program),
+        np.full(n, drum),
+        np.zeros(n, int),
+        **meta,
+    )
 
 
 def test_end_time_limits():
@@ -93,8 +102,14 @@ def test_end_time_limits():
     with pytest.raises(notes_lib.SkippedPiece, match="too short"):
         notes_lib.table_to_notes(short)
     # a late tempo change counts toward the end, as muspy's get_end_time does
-    assert len(notes_lib.table_to_notes(short.replace(tempo_tick=np.array([0, 480]),
-                                                      tempo_qpm=np.array([120.0, 90.0])))) == 50
+    assert (
+        len(
+            notes_lib.table_to_notes(
+                short.replace(tempo_tick=np.array([0, 480]), tempo_qpm=np.array([120.0, 90.0]))
+            )
+        )
+        == 50
+    )
     long = table(np.arange(50) * 12, [1] * 49 + [96_001 - 49 * 12])
     with pytest.raises(notes_lib.SkippedPiece, match="too long"):
         notes_lib.table_to_notes(long)
@@ -102,9 +117,16 @@ def test_end_time_limits():
 
 
 def test_extract_notes_sorts_dedupes_and_drops():
-    t = NoteTable(12, onset=[25, 0, 0, 0, 5], duration=[3, 12, 12, 12, 1],
-                  pitch=[60, 61, 61, 61, 62], velocity=[1, 2, 3, 4, 5],
-                  program=[0, 0, 0, 76, 0], is_drum=[0, 0, 0, 0, 1], track=[0, 0, 1, 2, 3])
+    t = NoteTable(
+        12,
+        onset=[25, 0, 0, 0, 5],
+        duration=[3, 12, 12, 12, 1],
+        pitch=[60, 61, 61, 61, 62],
+        velocity=[1, 2, 3, 4, 5],
+        program=[0, 0, 0, 76, 0],
+        is_drum=[0, 0, 0, 0, 1],
+        track=[0, 0, 1, 2, 3],
+    )
     assert notes_lib.extract_notes(t).tolist() == [[0, 0, 61, 12, 0], [2, 1, 60, 3, 0]]
 
 

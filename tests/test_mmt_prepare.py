@@ -1,4 +1,5 @@
 """The preparation job: layout, skip report, splits, and the command line."""
+
 import json
 import random
 
@@ -47,9 +48,10 @@ def test_prepare_folder_layout_and_skip_report(music_dir, tmp_path):
     good = np.load(out / "notes" / "good.npy")
     assert good.dtype == np.int64 and good.shape == (60, 5)
     assert good[0].tolist() == [0, 0, 48, 12, 0]  # first beat moved from 3 to 0
-    assert np.array_equal(np.loadtxt(out / "notes" / "sub" / "strings.csv", dtype=np.int64,
-                                     delimiter=",", skiprows=1),
-                          np.load(out / "notes" / "sub" / "strings.npy"))
+    assert np.array_equal(
+        np.loadtxt(out / "notes" / "sub" / "strings.csv", dtype=np.int64, delimiter=",", skiprows=1),
+        np.load(out / "notes" / "sub" / "strings.npy"),
+    )
     encoding = json.loads((out / "notes" / "encoding.json").read_text())
     assert encoding["resolution"] == 12 and encoding["n_tokens"] == [5, 1026, 13, 129, 33, 65]
     assert encoding["duration_code_map"]["null"] == 0
@@ -65,8 +67,10 @@ def test_parallel_workers_give_the_same_result(music_dir, tmp_path):
     two = prepare.prepare(items, tmp_path / "b", workers=2, progress=False)
     assert one["kept_names"] == two["kept_names"] and one["skipped"] == two["skipped"]
     for name in one["kept_names"]:
-        assert np.array_equal(np.load(tmp_path / "a" / "notes" / f"{name}.npy"),
-                              np.load(tmp_path / "b" / "notes" / f"{name}.npy"))
+        assert np.array_equal(
+            np.load(tmp_path / "a" / "notes" / f"{name}.npy"),
+            np.load(tmp_path / "b" / "notes" / f"{name}.npy"),
+        )
 
 
 def test_seeded_split_is_the_reference_split():
@@ -94,17 +98,20 @@ def test_split_lists_from_files(tmp_path):
 def test_sod_names(tmp_path):
     write_piece(tmp_path / "Musicalion" / "12" / "score.mid", 3)
     assert prepare.find_music_files(tmp_path, sod_names=True) == [
-        ("Musicalion/Musicalion-12", str(tmp_path / "Musicalion" / "12" / "score.mid"))]
+        ("Musicalion/Musicalion-12", str(tmp_path / "Musicalion" / "12" / "score.mid"))
+    ]
 
 
 def test_command_line(music_dir, tmp_path, capsys):
     out = tmp_path / "cli"
-    code = run_cli("mmt-jax", "", cli.COMMANDS,
-                   ["prepare", "--input", str(music_dir), "--out", str(out), "--quiet"])
+    code = run_cli(
+        "mmt-jax", "", cli.COMMANDS, ["prepare", "--input", str(music_dir), "--out", str(out), "--quiet"]
+    )
     assert code == 0 and (out / "notes" / "good.npy").is_file()
     assert "prepared 2 of 5 pieces" in capsys.readouterr().out
-    code = run_cli("mmt-jax", "", cli.COMMANDS,
-                   ["prepare", "--input", str(tmp_path / "nowhere"), "--output", str(out)])  # old spelling
+    code = run_cli(
+        "mmt-jax", "", cli.COMMANDS, ["prepare", "--input", str(tmp_path / "nowhere"), "--output", str(out)]
+    )  # old spelling
     assert code == 2 and "input folder not found" in capsys.readouterr().err
 
 
@@ -117,8 +124,7 @@ def test_musicxml_file(tmp_path):
     part.append(music21.note.Rest(quarterLength=0.5))
     (tmp_path / "in").mkdir()
     music21.stream.Score([part]).write("musicxml", fp=str(tmp_path / "in" / "violin.musicxml"))
-    report = prepare.prepare(prepare.find_music_files(tmp_path / "in"), tmp_path / "out",
-                             progress=False)
+    report = prepare.prepare(prepare.find_music_files(tmp_path / "in"), tmp_path / "out", progress=False)
     assert report["kept_names"] == ["violin"], report["skipped"]
     notes = np.load(tmp_path / "out" / "notes" / "violin.npy")
     assert notes.shape == (52, 5) and set(notes[:, 4]) == {40}

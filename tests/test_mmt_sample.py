@@ -1,4 +1,5 @@
 """The compiled MMT sampler: parity with the no-cache baseline, constraints, stopping, compiles."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,13 +8,19 @@ from flax import linen as nn
 
 from mmt_jax.codec import EOS, INSTRUMENT, NOTE, SON, SOS
 from mmt_jax.model import MMTConfig, MusicTransformer
-from mmt_jax.sample import (SamplerConfig, _sample_loop, baseline_sample, row_keys_for,
-                            sample)
+from mmt_jax.sample import SamplerConfig, _sample_loop, baseline_sample, row_keys_for, sample
 
 MODEL = MMTConfig.tiny(max_seq_len=32)
 PROMPTS = [
-    np.array([[SOS, 0, 0, 0, 0, 0], [INSTRUMENT, 0, 0, 0, 0, 1], [INSTRUMENT, 0, 0, 0, 0, 25],
-              [SON, 0, 0, 0, 0, 0], [NOTE, 3, 5, 61, 8, 25]]),
+    np.array(
+        [
+            [SOS, 0, 0, 0, 0, 0],
+            [INSTRUMENT, 0, 0, 0, 0, 1],
+            [INSTRUMENT, 0, 0, 0, 0, 25],
+            [SON, 0, 0, 0, 0, 0],
+            [NOTE, 3, 5, 61, 8, 25],
+        ]
+    ),
     np.array([[SOS, 0, 0, 0, 0, 0]]),
     np.array([[SOS, 0, 0, 0, 0, 0], [INSTRUMENT, 0, 0, 0, 0, 27], [SON, 0, 0, 0, 0, 0]]),
 ]
@@ -77,7 +84,7 @@ def test_rows_do_not_depend_on_batch_neighbours(notes_params):
     keys = row_keys_for(11, [0, 1, 2])
     together = sample(notes_params, cfg, PROMPTS, 20, row_keys=keys).sequences()
     for i, prompt in enumerate(PROMPTS):
-        alone = sample(notes_params, cfg, [prompt], 20, row_keys=keys[i:i + 1]).sequences()[0]
+        alone = sample(notes_params, cfg, [prompt], 20, row_keys=keys[i : i + 1]).sequences()[0]
         np.testing.assert_array_equal(together[i], alone)
 
 
@@ -89,8 +96,14 @@ def test_constraints_hold(notes_params, strict):
     assert sum(int((s[:, 0] == NOTE).sum()) for s in seqs) > 25
     _check_valid(cfg, seqs, out.prompt_len, strict=strict)
     if strict:  # the unrestricted sampler does break these, so the strict masks matter
-        loose = sample(notes_params, SamplerConfig(MODEL, max_events=24, thresholds=SAMPLE_TYPES),
-                       PROMPTS, 24, temperature=2.0, seed=5).sequences()
+        loose = sample(
+            notes_params,
+            SamplerConfig(MODEL, max_events=24, thresholds=SAMPLE_TYPES),
+            PROMPTS,
+            24,
+            temperature=2.0,
+            seed=5,
+        ).sequences()
         with pytest.raises(AssertionError):
             _check_valid(cfg, loose, out.prompt_len, strict=True)
 
@@ -105,7 +118,7 @@ def test_end_of_song_stops_rows_independently():
         eos = np.flatnonzero(gen[:, 0] == EOS)
         assert len(eos), "every row should end"
         ends.append(eos[0])
-        assert np.all(gen[eos[0] + 1:] == 0), "events after EOS"
+        assert np.all(gen[eos[0] + 1 :] == 0), "events after EOS"
     assert len(set(ends)) > 1, "rows should end at different steps"
     assert out.steps == max(ends) + 1 < 24, "the loop should stop once every row ended"
 
@@ -127,8 +140,9 @@ def test_generation_beyond_the_window_stays_valid(notes_params):
     assert max(len(s) - n for s, n in zip(seqs, out.prompt_len)) > 2 * MODEL.max_seq_len
     _check_valid(cfg, seqs, out.prompt_len)
     # before the first refill it is the plain cached sampler (= the baseline)
-    short = sample(notes_params, SamplerConfig(MODEL, max_events=24, thresholds=SAMPLE_TYPES),
-                   PROMPTS, 24, seed=2)
+    short = sample(
+        notes_params, SamplerConfig(MODEL, max_events=24, thresholds=SAMPLE_TYPES), PROMPTS, 24, seed=2
+    )
     for s, t, n in zip(seqs, short.sequences(), out.prompt_len):
         head = min(len(t), MODEL.max_seq_len - n)
         np.testing.assert_array_equal(s[:head], t[:head])
@@ -137,8 +151,7 @@ def test_generation_beyond_the_window_stays_valid(notes_params):
 def test_sos_mask_covers_every_row_unless_the_quirk_is_on():
     params = _params([8.0, 0.0, 0.0, 0.0, 0.0])  # the model wants SOS everywhere
     prompts = [PROMPTS[1]] * 3
-    fixed = sample(params, SamplerConfig(MODEL, max_events=24, thresholds=SAMPLE_TYPES),
-                   prompts, 6, seed=0)
+    fixed = sample(params, SamplerConfig(MODEL, max_events=24, thresholds=SAMPLE_TYPES), prompts, 6, seed=0)
     assert not any(np.any(seq[1:, 0] == SOS) for seq in fixed.sequences())
     quirk = SamplerConfig(MODEL, max_events=24, thresholds=SAMPLE_TYPES, sos_row0_only=True)
     seqs = sample(params, quirk, prompts, 6, seed=0).sequences()

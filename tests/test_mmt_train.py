@@ -1,5 +1,6 @@
 """MMT loss, the paper's training settings, a tiny end-to-end run through train_kit's driver and the
 loader of its run folder (mmt_jax.load)."""
+
 import json
 import math
 import os
@@ -13,19 +14,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import linen as nn
+from mmt_tiny import tiny_training
 
-from music_codecs.errors import UserError
 from mmt_jax.cli import COMMANDS
 from mmt_jax.load import load
 from mmt_jax.loss import make_eval_fn, mmt_loss, teacher_forcing
 from mmt_jax.model import MMTConfig, MusicTransformer, abstract_params, count_params
+from music_codecs.errors import UserError
 from train_kit.cli import run_cli
 from train_kit.config import load_config
 from train_kit.optim import lr_schedule
 from train_kit.run import save_run
 from train_kit.sharding import unnamed_params
-
-from mmt_tiny import tiny_training
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LN2 = math.log(2.0)
@@ -37,7 +37,7 @@ def test_loss_masked_versus_reference_unmasked():
     targets = jnp.array([[[1] * 6, [0] * 6]])
     mask = jnp.array([[True, False]])
     masked, m = mmt_loss(logits, targets, mask)
-    assert masked == pytest.approx(6 * LN2, rel=1e-6)          # -log(1/2) per field
+    assert masked == pytest.approx(6 * LN2, rel=1e-6)  # -log(1/2) per field
     assert m["loss_pitch"] == pytest.approx(LN2, rel=1e-6) and m["tokens"] == 1
     reference, r = mmt_loss(logits, targets, mask, mask_padding=False)
     assert reference == pytest.approx(6 * 1.5 * LN2, rel=1e-6)  # mean(ln2, ln4) per field
@@ -69,8 +69,10 @@ def test_reference_loss_ignores_filler_rows_only():
     logits = jax.jit(model.apply)({"params": params}, codes[:, :-1], mask[:, :-1])
     want, _ = mmt_loss(logits, codes[:, 1:], mask[:, 1:], mask_padding=False)
     assert float(loss) == pytest.approx(float(want), rel=1e-6)
-    filled = {"codes": np.concatenate([codes, np.zeros_like(codes[:1])]),
-              "mask": np.concatenate([mask, np.zeros_like(mask[:1])])}
+    filled = {
+        "codes": np.concatenate([codes, np.zeros_like(codes[:1])]),
+        "mask": np.concatenate([mask, np.zeros_like(mask[:1])]),
+    }
     assert float(eval_fn(params, filled)[0]) == pytest.approx(float(want), rel=1e-5)
     masked, _ = jax.jit(make_eval_fn(model))(params, {"codes": codes, "mask": mask})
     assert abs(float(masked) - float(want)) > 1e-3
@@ -90,7 +92,11 @@ def test_sod_config_is_the_paper_setup():
     assert count_params(nn.meta.unbox(abstract_params(cfg.model))) == 19_944_950
     assert cfg.data.batch_size == 8 and cfg.data.max_beat == 256
     assert (cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.clip_norm) == (
-        "adam", 5e-4, 0.0, 1.0)
+        "adam",
+        5e-4,
+        0.0,
+        1.0,
+    )
     assert (cfg.train.max_steps, cfg.train.eval_every, cfg.train.patience) == (200_000, 1000, 21)
     schedule = lr_schedule(cfg.optim)
     for step in (0, 1, 4999, 5000, 5001, 52_500, 99_999, 100_000, 100_001, 199_999):
@@ -111,9 +117,19 @@ def trained(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("mmt_train")
     config, overrides = tiny_training(tmp)
-    cfg = load_config(config, overrides + [
-        "train.max_steps=20", "train.eval_every=10", "train.log_every=10",
-        "train.keep_best_metric=eval_loss", "train.best_mode=max", "mesh.data=4", "mesh.fsdp=2"])
+    cfg = load_config(
+        config,
+        overrides
+        + [
+            "train.max_steps=20",
+            "train.eval_every=10",
+            "train.log_every=10",
+            "train.keep_best_metric=eval_loss",
+            "train.best_mode=max",
+            "mesh.data=4",
+            "mesh.fsdp=2",
+        ],
+    )
     return cfg, train(cfg, progress=False)
 
 
@@ -162,6 +178,7 @@ def test_loader_refuses_what_is_not_an_mmt_run(trained, tmp_path):
         with pytest.raises(UserError, match=match) as err:
             load(path)
         assert "\n" not in str(err.value)
+
     one_line_error(tmp_path / "nothing", "no such run folder")
     other = tmp_path / "toy"
     save_run(other, system="toy", config=cfg, params={"w": np.zeros(2, np.float32)})
@@ -185,22 +202,32 @@ def test_loader_refuses_what_is_not_an_mmt_run(trained, tmp_path):
 
 def test_inference_imports_no_training_code(trained):
     cfg, _ = trained
-    code = (f"import sys; from mmt_jax.load import load; load({cfg.train.out_dir!r}); "
-            "bad = [m for m in ('mmt_jax.train', 'train_kit.fit', 'train_kit.step', "
-            "'train_kit.driver', 'train_kit.checkpoint', 'optax') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        f"import sys; from mmt_jax.load import load; load({cfg.train.out_dir!r}); "
+        "bad = [m for m in ('mmt_jax.train', 'train_kit.fit', 'train_kit.step', "
+        "'train_kit.driver', 'train_kit.checkpoint', 'optax') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
-    code = ("import sys; from train_kit.config import load_config; "
-            "[load_config(f'configs/mmt/{n}.py') for n in ('tiny', 'sod', 'lmd', 'snd')]; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('jax', 'flax', 'optax', 'grain') "
-            "or m == 'mmt_jax.train']; assert not bad, bad")
+    code = (
+        "import sys; from train_kit.config import load_config; "
+        "[load_config(f'configs/mmt/{n}.py') for n in ('tiny', 'sod', 'lmd', 'snd')]; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('jax', 'flax', 'optax', 'grain') "
+        "or m == 'mmt_jax.train']; assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def test_training_errors_are_one_line(tmp_path):
     # a missing data folder is one clean error (exit 2), not a traceback
-    bad = ["train", "--config", str(ROOT / "configs/mmt/tiny.py"), "--data",
-           str(tmp_path / "nothing"), "data.prepare_corpus=''"]
+    bad = [
+        "train",
+        "--config",
+        str(ROOT / "configs/mmt/tiny.py"),
+        "--data",
+        str(tmp_path / "nothing"),
+        "data.prepare_corpus=''",
+    ]
     assert run_cli("mmt-jax", "", COMMANDS, bad) == 2
     with pytest.raises(UserError, match="beat vocabulary"):
         load_config(ROOT / "configs/mmt/tiny.py", ["data.max_beat=64"])
@@ -224,8 +251,10 @@ def test_tensor_parallel_eval_matches_unsharded():
     assert query.sharding.spec[1] == "tensor" and query.addressable_shards[0].data.shape[1] == 2
     assert state.params["blocks_0"]["ff"]["wi"]["kernel"].sharding.spec[1] == "tensor"
     rng = np.random.default_rng(1)
-    batch = {"codes": np.stack([rng.integers(0, n, (8, 10)) for n in config.vocab_sizes], -1)
-             .astype(np.int32), "mask": np.arange(10)[None] < rng.integers(3, 11, (8, 1))}
+    batch = {
+        "codes": np.stack([rng.integers(0, n, (8, 10)) for n in config.vocab_sizes], -1).astype(np.int32),
+        "mask": np.arange(10)[None] < rng.integers(3, 11, (8, 1)),
+    }
     step = make_eval_step(make_eval_fn(model), shardings.params, batch_shardings(batch, mesh))
     sharded = step(state.params, global_batch(batch, mesh))["loss"]
     plain, _ = jax.jit(make_eval_fn(model))(jax.device_get(state.params), batch)

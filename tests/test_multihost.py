@@ -3,6 +3,7 @@ jax.distributed on localhost (gloo collectives), train each system's tiny config
 per-step losses as 1 process x 8 devices (this test process). And no system touches the JAX
 backend before the driver has initialised distributed JAX (a multi-host TPU job would fail at
 start)."""
+
 import importlib
 import json
 import os
@@ -41,11 +42,21 @@ def _job(system, tmp_path):
 
 def _run(args, processes, devices, timeout=540):
     port = _free_port()
-    procs = [subprocess.Popen([sys.executable, WORKER, *args, "mesh.multihost=true"],
-                              env=_env(DEVICES=devices, TRAIN_KIT_NUM_PROCESSES=processes,
-                                       TRAIN_KIT_PROCESS_ID=i, JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}"),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WORKER, *args, "mesh.multihost=true"],
+            env=_env(
+                DEVICES=devices,
+                TRAIN_KIT_NUM_PROCESSES=processes,
+                TRAIN_KIT_PROCESS_ID=i,
+                JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(processes)
+    ]
     outs = []
     try:
         for p in procs:
@@ -92,9 +103,17 @@ def test_two_processes_match_one(system, tmp_path):
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_backend_untouched_before_distributed_init(system, tmp_path):
     config, overrides = _job(system, tmp_path)
-    out = subprocess.run([sys.executable, WORKER, system, config, str(tmp_path / "run"), *overrides,
-                          "mesh.multihost=true"],
-                         env=_env(DEVICES=2, INIT_ONLY=1, TRAIN_KIT_NUM_PROCESSES=1,
-                                  TRAIN_KIT_PROCESS_ID=0, JAX_COORDINATOR_ADDRESS="127.0.0.1:1"),
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, WORKER, system, config, str(tmp_path / "run"), *overrides, "mesh.multihost=true"],
+        env=_env(
+            DEVICES=2,
+            INIT_ONLY=1,
+            TRAIN_KIT_NUM_PROCESSES=1,
+            TRAIN_KIT_PROCESS_ID=0,
+            JAX_COORDINATOR_ADDRESS="127.0.0.1:1",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert _last_json(out) == {"backend_touched_before_init": False}

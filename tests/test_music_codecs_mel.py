@@ -1,11 +1,20 @@
 """music_codecs.mel: log-mel shapes, normalisation round trip, Griffin-Lim quality floor."""
+
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from music_codecs.errors import UserError
-from music_codecs.mel import (MelConfig, MelStats, griffin_lim, mel_to_wave, spectral_convergence,
-                              stft_magnitude, wave_to_mel)
+from music_codecs.mel import (
+    MelConfig,
+    MelStats,
+    griffin_lim,
+    mel_to_wave,
+    spectral_convergence,
+    stft_magnitude,
+    wave_to_mel,
+)
 
 CFG = MelConfig()
 
@@ -21,6 +30,7 @@ def test_default_clip_gives_256_frames():
     assert wave_to_mel(tone(440.0), MelConfig(n_mels=64)).shape == (64, 256)
     # The tone's energy sits in the mel band whose centre is nearest 440 Hz.
     import librosa
+
     centres = librosa.mel_frequencies(82, fmax=8000)[1:-1]
     assert abs(int(np.argmax(m.mean(1))) - int(np.argmin(abs(centres - 440)))) <= 1
 
@@ -53,9 +63,10 @@ def test_griffin_lim_quality_floor():
     gl = griffin_lim(target, CFG, n_iter=32)
     assert gl.shape == wave.shape
     sc_gl = spectral_convergence(target, stft_magnitude(gl, CFG))
-    noise_phase = np.fft.irfft(np.abs(np.fft.rfft(wave)) *
-                               np.exp(2j * np.pi * np.random.default_rng(0).random(wave.size // 2 + 1)),
-                               n=wave.size)
+    noise_phase = np.fft.irfft(
+        np.abs(np.fft.rfft(wave)) * np.exp(2j * np.pi * np.random.default_rng(0).random(wave.size // 2 + 1)),
+        n=wave.size,
+    )
     sc_rand = spectral_convergence(target, stft_magnitude(noise_phase.astype(np.float32), CFG))
     assert sc_gl < 0.15 < sc_rand
     # The full vocoder (mel -> NNLS -> Griffin-Lim) keeps the mel spectrogram close.
@@ -70,6 +81,6 @@ def test_bad_input_is_user_error():
     with pytest.raises(UserError):
         wave_to_mel(np.full(1024, np.nan, np.float32))
     with pytest.raises(UserError):
-        mel_to_wave(np.zeros((64, 10), np.float32))   # wrong band count for the default config
+        mel_to_wave(np.zeros((64, 10), np.float32))  # wrong band count for the default config
     with pytest.raises(UserError):
         MelConfig(clip_samples=1000)

@@ -1,4 +1,5 @@
 """Every metric against values worked out by hand on tiny pieces."""
+
 import math
 
 import numpy as np
@@ -12,10 +13,18 @@ C_MAJOR = [60, 62, 64, 65, 67, 69, 71]
 
 def piece(notes, resolution=4):
     """notes: (onset, duration, pitch[, is_drum])."""
-    notes = [tuple(n) + (False,)[len(n) - 3:] for n in notes]
+    notes = [tuple(n) + (False,)[len(n) - 3 :] for n in notes]
     n = len(notes)
-    return NoteTable(resolution, [x[0] for x in notes], [x[1] for x in notes], [x[2] for x in notes],
-                     [64] * n, [0] * n, [x[3] for x in notes], [int(x[3]) for x in notes])
+    return NoteTable(
+        resolution,
+        [x[0] for x in notes],
+        [x[1] for x in notes],
+        [x[2] for x in notes],
+        [64] * n,
+        [0] * n,
+        [x[3] for x in notes],
+        [int(x[3]) for x in notes],
+    )
 
 
 def scale(pitches, drums=()):

@@ -1,4 +1,5 @@
 """MIDI reading (both backends, the MMT reference rule), writing, and bad files."""
+
 import mido
 import numpy as np
 import pytest
@@ -40,33 +41,43 @@ def both(path, **kwargs):
 
 # ------------------------------------------------------------------ the rule, hand-computed
 
+
 def test_fifo_program_at_note_off_and_closing_at_track_end(tmp_path):
-    conductor = [(0, Meta("set_tempo", tempo=500000)), (0, Meta("time_signature", numerator=3, denominator=4)),
-                 (960, Meta("set_tempo", tempo=400000))]
+    conductor = [
+        (0, Meta("set_tempo", tempo=500000)),
+        (0, Meta("time_signature", numerator=3, denominator=4)),
+        (960, Meta("set_tempo", tempo=400000)),
+    ]
     lead = [
         (0, Meta("track_name", name="lead")),
         (0, M("note_on", channel=0, note=60, velocity=90)),
-        (240, M("note_on", channel=0, note=60, velocity=80)),   # same pitch again: overlap
-        (480, M("note_off", channel=0, note=60)),                # closes the first (FIFO)
-        (600, M("program_change", channel=0, program=40)),       # while the second sounds
-        (720, M("note_off", channel=0, note=60)),                # second closes under program 40
+        (240, M("note_on", channel=0, note=60, velocity=80)),  # same pitch again: overlap
+        (480, M("note_off", channel=0, note=60)),  # closes the first (FIFO)
+        (600, M("program_change", channel=0, program=40)),  # while the second sounds
+        (720, M("note_off", channel=0, note=60)),  # second closes under program 40
         (720, M("note_on", channel=0, note=62, velocity=70)),
-        (720, M("note_on", channel=0, note=62, velocity=0)),     # velocity 0 = off: zero length
+        (720, M("note_on", channel=0, note=62, velocity=0)),  # velocity 0 = off: zero length
         (800, M("note_on", channel=1, note=64, velocity=50)),
         (900, M("note_on", channel=1, note=64, velocity=0)),
         (1000, M("note_on", channel=0, note=67, velocity=60)),  # never closed
-        (1000, M("note_off", channel=0, note=50)),               # off without on: ignored
+        (1000, M("note_off", channel=0, note=50)),  # off without on: ignored
         (1200, M("control_change", channel=0, control=7, value=100)),
     ]
-    drums = [(0, M("note_on", channel=9, note=36, velocity=100)), (10, M("note_off", channel=9, note=36)),
-             (20, M("note_on", channel=9, note=38, velocity=100))]
+    drums = [
+        (0, M("note_on", channel=9, note=36, velocity=100)),
+        (10, M("note_off", channel=9, note=36)),
+        (20, M("note_on", channel=9, note=38, velocity=100)),
+    ]
     table = both(save(tmp_path / "edge.mid", [conductor, lead, drums]))
     # (onset, duration, pitch, velocity, program, is_drum, track)
     assert rows(table) == [
         (0, 480, 60, 90, 0, 0, 0),
-        (240, 480, 60, 80, 40, 0, 1), (720, 0, 62, 70, 40, 0, 1), (1000, 200, 67, 60, 40, 0, 1),
+        (240, 480, 60, 80, 40, 0, 1),
+        (720, 0, 62, 70, 40, 0, 1),
+        (1000, 200, 67, 60, 40, 0, 1),
         (800, 100, 64, 50, 0, 0, 2),
-        (0, 10, 36, 100, 0, 1, 3), (20, 0, 38, 100, 0, 1, 3),   # closed at the track's last message
+        (0, 10, 36, 100, 0, 1, 3),
+        (20, 0, 38, 100, 0, 1, 3),  # closed at the track's last message
     ]
     assert table.track_names == ("lead", "lead", "lead", "")
     assert table.resolution == 480
@@ -76,22 +87,24 @@ def test_fifo_program_at_note_off_and_closing_at_track_end(tmp_path):
 
 def test_type0_tracks_in_order_of_first_appearance(tmp_path):
     events = [
-        (0, M("control_change", channel=2, control=7, value=90)),   # key (0, ch2) appears first
+        (0, M("control_change", channel=2, control=7, value=90)),  # key (0, ch2) appears first
         (0, M("program_change", channel=1, program=33)),
         (0, M("note_on", channel=1, note=40, velocity=100)),
         (0, M("note_on", channel=2, note=70, velocity=100)),
         (0, M("note_on", channel=0, note=60, velocity=100)),
-        (100, M("note_off", channel=0, note=60)),                   # (0, ch0) closes first
+        (100, M("note_off", channel=0, note=60)),  # (0, ch0) closes first
         (100, M("note_off", channel=1, note=40)),
         (200, M("note_off", channel=2, note=70)),
-        (200, M("note_on", channel=0, note=61, velocity=100)),      # open twice at the end
+        (200, M("note_on", channel=0, note=61, velocity=100)),  # open twice at the end
         (250, M("note_on", channel=0, note=61, velocity=100)),
         (300, Meta("end_of_track")),
     ]
     table = both(save(tmp_path / "t0.mid", [events], kind=0))
     assert rows(table) == [
         (0, 200, 70, 100, 0, 0, 0),
-        (0, 100, 60, 100, 0, 0, 1), (200, 100, 61, 100, 0, 0, 1), (250, 50, 61, 100, 0, 0, 1),
+        (0, 100, 60, 100, 0, 0, 1),
+        (200, 100, 61, 100, 0, 0, 1),
+        (250, 50, 61, 100, 0, 0, 1),
         (0, 100, 40, 100, 33, 0, 2),
     ]
     assert table.track_names == ("", "", "")  # a type-0 track name would be the song title
@@ -99,12 +112,12 @@ def test_type0_tracks_in_order_of_first_appearance(tmp_path):
 
 def test_end_of_track_loop_orders_keys_by_first_use(tmp_path):
     events = [
-        (0, M("note_on", channel=0, note=60, velocity=9)),   # key (0, 60) used first...
-        (5, M("note_off", channel=0, note=60)),               # ...and closed: track (0, ch0) first
+        (0, M("note_on", channel=0, note=60, velocity=9)),  # key (0, 60) used first...
+        (5, M("note_off", channel=0, note=60)),  # ...and closed: track (0, ch0) first
         (5, M("program_change", channel=0, program=7)),
-        (6, M("note_off", channel=0, note=60)),               # off without on: key still "used"
-        (7, M("note_on", channel=1, note=61, velocity=9)),   # left open
-        (8, M("note_on", channel=0, note=62, velocity=9)),   # left open, under program 7
+        (6, M("note_off", channel=0, note=60)),  # off without on: key still "used"
+        (7, M("note_on", channel=1, note=61, velocity=9)),  # left open
+        (8, M("note_on", channel=0, note=62, velocity=9)),  # left open, under program 7
         (20, Meta("end_of_track")),
     ]
     table = both(save(tmp_path / "order.mid", [[], events]))
@@ -126,15 +139,21 @@ _track = st.lists(st.tuples(st.integers(0, 300), _event), max_size=25)
 
 
 def _message(kind, channel, a, b):
-    return {"on": lambda: M("note_on", channel=channel, note=a, velocity=b),
-            "off": lambda: M("note_off", channel=channel, note=a),
-            "pc": lambda: M("program_change", channel=channel, program=a),
-            "cc": lambda: M("control_change", channel=channel, control=a, value=b),
-            "tempo": lambda: Meta("set_tempo", tempo=a)}[kind]()
+    return {
+        "on": lambda: M("note_on", channel=channel, note=a, velocity=b),
+        "off": lambda: M("note_off", channel=channel, note=a),
+        "pc": lambda: M("program_change", channel=channel, program=a),
+        "cc": lambda: M("control_change", channel=channel, control=a, value=b),
+        "tempo": lambda: Meta("set_tempo", tempo=a),
+    }[kind]()
 
 
-@given(tracks=st.lists(_track, min_size=1, max_size=4), kind=st.sampled_from([0, 1]),
-       tpq=st.sampled_from([1, 96, 480]), single_channel=st.booleans())
+@given(
+    tracks=st.lists(_track, min_size=1, max_size=4),
+    kind=st.sampled_from([0, 1]),
+    tpq=st.sampled_from([1, 96, 480]),
+    single_channel=st.booleans(),
+)
 def test_backends_agree_on_random_files(tmp_path_factory, tracks, kind, tpq, single_channel):
     if kind == 0:
         tracks = [sum(tracks, [])]
@@ -158,8 +177,11 @@ def test_fast_and_careful_paths_both_taken(tmp_path, monkeypatch):
     calls = []
     original = midi_read._scan_track
     monkeypatch.setattr(midi_read, "_scan_track", lambda body: calls.append(1) or original(body))
-    simple = [(0, M("program_change", channel=0, program=5)), (0, M("note_on", channel=0, note=60, velocity=9)),
-              (10, M("note_off", channel=0, note=60))]
+    simple = [
+        (0, M("program_change", channel=0, program=5)),
+        (0, M("note_on", channel=0, note=60, velocity=9)),
+        (10, M("note_off", channel=0, note=60)),
+    ]
     read_midi(save(tmp_path / "simple.mid", [simple]))
     assert calls == []
     changing = simple + [(20, M("program_change", channel=0, program=6))]
@@ -168,6 +190,7 @@ def test_fast_and_careful_paths_both_taken(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------ writing
+
 
 def _fifo_consistent(notes):
     """Within a track and pitch, sorted by onset, ends must not decrease (else MIDI re-pairs)."""
@@ -181,8 +204,17 @@ def _fifo_consistent(notes):
 
 
 @given(
-    notes=st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 500), st.integers(0, 127),
-                             st.integers(1, 127), st.integers(0, 3)), min_size=1, max_size=40),
+    notes=st.lists(
+        st.tuples(
+            st.integers(0, 2000),
+            st.integers(0, 500),
+            st.integers(0, 127),
+            st.integers(1, 127),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
     programs=st.lists(st.integers(0, 127), min_size=4, max_size=4),
     drums=st.lists(st.booleans(), min_size=4, max_size=4),
     tpq=st.sampled_from([12, 96, 480, 960]),
@@ -194,9 +226,16 @@ def test_write_then_read_is_exact(tmp_path_factory, notes, programs, drums, tpq,
     used = sorted({n[4] for n in notes})
     renumber = {t: i for i, t in enumerate(used)}  # tables from files have no empty tracks
     table = NoteTable(
-        tpq, [n[0] for n in notes], [n[1] for n in notes], [n[2] for n in notes], [n[3] for n in notes],
-        [programs[n[4]] for n in notes], [drums[n[4]] for n in notes], [renumber[n[4]] for n in notes],
-        tempo_tick=sorted(tempos), tempo_qpm=[60_000_000 / tempos[t] for t in sorted(tempos)],
+        tpq,
+        [n[0] for n in notes],
+        [n[1] for n in notes],
+        [n[2] for n in notes],
+        [n[3] for n in notes],
+        [programs[n[4]] for n in notes],
+        [drums[n[4]] for n in notes],
+        [renumber[n[4]] for n in notes],
+        tempo_tick=sorted(tempos),
+        tempo_qpm=[60_000_000 / tempos[t] for t in sorted(tempos)],
         time_signatures=[[0, 3, 8], [tpq * 3, 4, 4]],
         track_names=tuple(f"{name}{i}" for i in range(len(used))),
     ).sorted()
@@ -209,9 +248,14 @@ def test_write_then_read_is_exact(tmp_path_factory, notes, programs, drums, tpq,
 
 
 def test_read_write_read_is_stable(tmp_path):
-    events = [(0, M("note_on", channel=0, note=60, velocity=90)), (240, M("note_on", channel=0, note=60, velocity=80)),
-              (480, M("note_off", channel=0, note=60)), (720, M("note_off", channel=0, note=60)),
-              (800, M("note_on", channel=0, note=62, velocity=5)), (800, M("note_off", channel=0, note=62))]
+    events = [
+        (0, M("note_on", channel=0, note=60, velocity=90)),
+        (240, M("note_on", channel=0, note=60, velocity=80)),
+        (480, M("note_off", channel=0, note=60)),
+        (720, M("note_off", channel=0, note=60)),
+        (800, M("note_on", channel=0, note=62, velocity=5)),
+        (800, M("note_off", channel=0, note=62)),
+    ]
     first = both(save(tmp_path / "a.mid", [[], events]))
     again = both(write_midi(first, tmp_path / "b.mid"))
     assert again.equals(first)
@@ -219,6 +263,7 @@ def test_read_write_read_is_stable(tmp_path):
 
 
 # ------------------------------------------------------------------ bad files
+
 
 def _assert_bad(path, reason_part, **kwargs):
     for backend in BACKENDS:
@@ -242,7 +287,7 @@ def test_bad_files_raise_with_file_name_and_reason(tmp_path):
     _assert_bad(smpte, "ticks per quarter")
     corrupt = tmp_path / "corrupt.mid"
     index = good.index(bytes([0x90, 60, 90]))
-    corrupt.write_bytes(good[:index] + bytes([0x90, 60, 200]) + good[index + 3:])  # velocity 200
+    corrupt.write_bytes(good[:index] + bytes([0x90, 60, 200]) + good[index + 3 :])  # velocity 200
     _assert_bad(corrupt, "corrupt")
     empty = save(tmp_path / "empty.mid", [[(0, M("control_change", channel=0, control=7, value=1))]])
     _assert_bad(empty, "no notes")
@@ -251,8 +296,10 @@ def test_bad_files_raise_with_file_name_and_reason(tmp_path):
 
 
 def test_absurd_files(tmp_path, monkeypatch):
-    late = [(0, M("note_on", channel=0, note=60, velocity=90)),
-            (midi_read.MAX_QUARTERS + 1, M("note_off", channel=0, note=60))]
+    late = [
+        (0, M("note_on", channel=0, note=60, velocity=90)),
+        (midi_read.MAX_QUARTERS + 1, M("note_off", channel=0, note=60)),
+    ]
     _assert_bad(save(tmp_path / "long.mid", [late], tpq=1), "absurd")
     monkeypatch.setattr(midi_read, "MAX_NOTES", 2)
     many = [(i, M("note_on", channel=0, note=60 + i, velocity=9)) for i in range(3)]
@@ -271,6 +318,10 @@ def test_write_keeps_zero_velocity_notes_as_velocity_one(tmp_path):
 
 
 def test_notes_table_arrays_are_int64(tmp_path):
-    table = both(save(tmp_path / "n.mid", [[(0, M("note_on", channel=0, note=60, velocity=9)),
-                                            (5, M("note_off", channel=0, note=60))]]))
+    table = both(
+        save(
+            tmp_path / "n.mid",
+            [[(0, M("note_on", channel=0, note=60, velocity=9)), (5, M("note_off", channel=0, note=60))]],
+        )
+    )
     assert table.onset.dtype == np.int64 and table.is_drum.dtype == bool

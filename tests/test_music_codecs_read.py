@@ -1,4 +1,5 @@
 """MusicXML and corpus reading, suffix dispatch, folder reading that skips bad files."""
+
 import subprocess
 import sys
 
@@ -44,9 +45,9 @@ def test_tiny_musicxml_ties_merged_and_triplets_exact(tmp_path):
     path = tmp_path / "tiny.musicxml"
     path.write_text(TINY_XML)
     table = read_musicxml(path)
-    assert table.resolution == 12                        # thirds of an eighth fit 12 per quarter
+    assert table.resolution == 12  # thirds of an eighth fit 12 per quarter
     assert table.onset.tolist() == [0, 36, 40, 44]
-    assert table.duration.tolist() == [36, 4, 4, 4]      # the tie made one dotted half
+    assert table.duration.tolist() == [36, 4, 4, 4]  # the tie made one dotted half
     assert table.pitch.tolist() == [60, 64, 67, 72]
     assert set(table.program.tolist()) == {40} and not table.is_drum.any()
     assert table.track_names == ("Violin",)
@@ -81,7 +82,9 @@ def test_read_folder_skips_and_names_bad_files(tmp_path):
     write_midi(good, tmp_path / "good.mid")
     (tmp_path / "sub").mkdir()
     write_midi(good, tmp_path / "sub" / "also_good.MID")
-    (tmp_path / "corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x00\x60MTrk\x00\x00\x00\x09\x00\x90")
+    (tmp_path / "corrupt.mid").write_bytes(
+        b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x00\x60MTrk\x00\x00\x00\x09\x00\x90"
+    )
     midi = mido.MidiFile(type=2)
     midi.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=9)]))
     midi.save(tmp_path / "type2.mid")
@@ -104,8 +107,20 @@ def test_read_folder_skips_and_names_bad_files(tmp_path):
 
 
 def test_music_codecs_modules_do_not_import_jax():
-    modules = ["midi_read", "midi_write", "musicxml_read", "read", "quantize", "metrics",
-               "pianoroll", "render", "demo"]
-    code = ("import sys\n" + "".join(f"import music_codecs.{m}\n" for m in modules)
-            + "assert 'jax' not in sys.modules, 'jax imported'")
+    modules = [
+        "midi_read",
+        "midi_write",
+        "musicxml_read",
+        "read",
+        "quantize",
+        "metrics",
+        "pianoroll",
+        "render",
+        "demo",
+    ]
+    code = (
+        "import sys\n"
+        + "".join(f"import music_codecs.{m}\n" for m in modules)
+        + "assert 'jax' not in sys.modules, 'jax imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,5 @@
 """Config files, overrides and their one-line errors."""
+
 import dataclasses
 
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from music_codecs.errors import UserError
 from train_kit.config import ConfigError, MeshConfig, OptimConfig, TrainConfig, load_config, to_dict
 
-CONFIG = '''
+CONFIG = """
 import dataclasses
 from train_kit.config import MeshConfig, OptimConfig, TrainConfig
 
@@ -25,7 +26,7 @@ class Config:
 
 def get_config():
     return Config()
-'''
+"""
 
 
 @pytest.fixture
@@ -36,9 +37,20 @@ def path(tmp_path):
 
 
 def test_overrides_apply_with_types(path):
-    cfg = load_config(path, ["optim.lr=1e-3", "model.layers=2", "optim.decay=cosine",
-                             "optim.decay_steps=100", "train.out_dir=/tmp/x", "mesh.fsdp=2",
-                             "mesh.multihost=true", "optim.b1=1", "model.dims=[8, 16]"])
+    cfg = load_config(
+        path,
+        [
+            "optim.lr=1e-3",
+            "model.layers=2",
+            "optim.decay=cosine",
+            "optim.decay_steps=100",
+            "train.out_dir=/tmp/x",
+            "mesh.fsdp=2",
+            "mesh.multihost=true",
+            "optim.b1=1",
+            "model.dims=[8, 16]",
+        ],
+    )
     assert cfg.optim.lr == 1e-3 and cfg.model.layers == 2 and cfg.optim.decay == "cosine"
     assert cfg.train.out_dir == "/tmp/x" and cfg.mesh.fsdp == 2 and cfg.mesh.multihost is True
     assert cfg.optim.b1 == 1.0 and isinstance(cfg.optim.b1, float)
@@ -49,21 +61,26 @@ def test_overrides_apply_with_types(path):
 
 def test_dict_configs(tmp_path):
     p = tmp_path / "d.py"
-    p.write_text("from train_kit.config import OptimConfig\n"
-                 "def get_config():\n    return {'optim': OptimConfig(), 'steps': 3}\n")
+    p.write_text(
+        "from train_kit.config import OptimConfig\n"
+        "def get_config():\n    return {'optim': OptimConfig(), 'steps': 3}\n"
+    )
     cfg = load_config(p, ["optim.lr=0.5", "steps=4"])
     assert cfg["optim"].lr == 0.5 and cfg["steps"] == 4
 
 
-@pytest.mark.parametrize("override, message", [
-    ("optim.lrr=1", "unknown config key 'optim.lrr'; valid keys here: name, lr, b1"),
-    ("nope.lr=1", "unknown config key 'nope.lr'; valid keys here: model, optim, train, mesh"),
-    ("model.layers=two", "model.layers='two': expected a int, got str"),
-    ("optim.decay=step", "optim.decay='step' is not allowed"),
-    ("mesh.data=0", "mesh sizes"),
-    ("optim.lr", "not of the form key=value"),
-    ("optim.lr.x=1", "cannot set a key inside a float"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optim.lrr=1", "unknown config key 'optim.lrr'; valid keys here: name, lr, b1"),
+        ("nope.lr=1", "unknown config key 'nope.lr'; valid keys here: model, optim, train, mesh"),
+        ("model.layers=two", "model.layers='two': expected a int, got str"),
+        ("optim.decay=step", "optim.decay='step' is not allowed"),
+        ("mesh.data=0", "mesh sizes"),
+        ("optim.lr", "not of the form key=value"),
+        ("optim.lr.x=1", "cannot set a key inside a float"),
+    ],
+)
 def test_bad_overrides_raise_one_line_config_errors(path, override, message):
     with pytest.raises(ConfigError) as info:
         load_config(path, [override])
@@ -125,10 +142,13 @@ def test_from_dict_inverts_to_dict_with_nested_tuples_and_enums():
         mesh: MeshConfig = MeshConfig()
         optim: OptimConfig = OptimConfig()
 
-    cfg = Outer(Inner(dims=(3, (4, 5)), kind=Kind.B, width=7),
-                MeshConfig(fsdp=2, rules=(("embed", "tensor"), ("batch", ("data", "fsdp")))),
-                OptimConfig(lr=0.5))
+    cfg = Outer(
+        Inner(dims=(3, (4, 5)), kind=Kind.B, width=7),
+        MeshConfig(fsdp=2, rules=(("embed", "tensor"), ("batch", ("data", "fsdp")))),
+        OptimConfig(lr=0.5),
+    )
     import json
+
     back = from_dict(Outer, json.loads(json.dumps(to_dict(cfg))))
     assert back == cfg and back.inner.kind is Kind.B and back.inner.dims == (3, (4, 5))
     assert back.mesh.rules == (("embed", "tensor"), ("batch", ("data", "fsdp")))
@@ -147,8 +167,9 @@ def test_rules_table_is_a_config_field(path):
         load_config(path, ["mesh.rules=[['embed', 'model']]"])
 
 
-@pytest.mark.parametrize("override", ["train.eval_every=-1", "train.ckpt_every=-5",
-                                      "train.patience=-1", "train.keep_last=0"])
+@pytest.mark.parametrize(
+    "override", ["train.eval_every=-1", "train.ckpt_every=-5", "train.patience=-1", "train.keep_last=0"]
+)
 def test_negative_loop_settings_are_refused(path, override):
     with pytest.raises(ConfigError, match=override.split("=")[0]):
         load_config(path, [override])

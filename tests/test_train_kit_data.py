@@ -1,4 +1,5 @@
 """ArrayIterator: deterministic epochs, resumable state, per-process slices."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """The fit loop: exact resume after SIGKILL, SIGTERM, NaN stop, early stopping, checkpoint errors."""
+
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 
 from train_kit import data, fit, optim, sharding, step, toy
 from train_kit import mesh as tk_mesh
-from train_kit.checkpoint import CheckpointError, Checkpointer
+from train_kit.checkpoint import Checkpointer, CheckpointError
 from train_kit.config import ConfigError, MeshConfig, OptimConfig, TrainConfig
 from train_kit.metric_log import read_metrics
 
@@ -37,8 +38,12 @@ def _committed_steps(ckpt_dir):
 def test_resume_after_sigkill_gives_the_uninterrupted_losses(tmp_path):
     killed = tmp_path / "killed"
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(killed)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(killed)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while not _committed_steps(killed / "checkpoints") and time.time() < deadline:
@@ -62,8 +67,11 @@ def test_resume_after_sigkill_gives_the_uninterrupted_losses(tmp_path):
     assert sorted(got) == list(range(1, 13))  # the log reads as one run: no duplicate steps
     after = [s for s in range(1, 13) if s > saved[-1]]
     assert [got[s] for s in after] == [ref[s] for s in after]  # bit-exact, dropout included
-    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
-                 resumed.state.params, reference.state.params)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
+        resumed.state.params,
+        reference.state.params,
+    )
 
 
 def _mlp_setup(arrays, optim_cfg=OptimConfig(lr=1e-2)):
@@ -72,8 +80,9 @@ def _mlp_setup(arrays, optim_cfg=OptimConfig(lr=1e-2)):
     mesh = tk_mesh.make_mesh(MeshConfig(4, 2, 1))
     state, sh = sharding.create_train_state(lambda r: model.init(r, arrays["x"][:4])["params"], tx, mesh)
     train = step.make_train_step(toy.mlp_loss(model), tx, sh, tk_mesh.batch_sharding(mesh))
-    evaluate = step.make_eval_step(lambda p, b: {"loss": b["v"].mean()}, sh.params,
-                                   tk_mesh.batch_sharding(mesh))
+    evaluate = step.make_eval_step(
+        lambda p, b: {"loss": b["v"].mean()}, sh.params, tk_mesh.batch_sharding(mesh)
+    )
     return state, train, evaluate, mesh
 
 
@@ -81,8 +90,9 @@ def _mlp_run(out_dir, arrays, cfg, eval_data=None, hooks=(), epochs=None):
     state, train, evaluate, mesh = _mlp_setup(arrays)
     cfg = TrainConfig(**{"out_dir": str(out_dir), "log_every": 1, **cfg})
     train_iter = data.ArrayIterator(arrays, 8, shuffle=False, num_epochs=epochs)
-    return fit.fit(state, train, train_iter, cfg, mesh=mesh,
-                   eval_step=evaluate, eval_data=eval_data, hooks=hooks)
+    return fit.fit(
+        state, train, train_iter, cfg, mesh=mesh, eval_step=evaluate, eval_data=eval_data, hooks=hooks
+    )
 
 
 def test_nan_loss_stops_without_touching_the_last_good_checkpoint(tmp_path):
@@ -128,6 +138,7 @@ def test_sigterm_saves_and_exits_then_resumes(tmp_path):
     def preempt(step_, state, metrics):
         if step_ == 3:
             os.kill(os.getpid(), signal.SIGTERM)
+
     arrays = toy.random_regression(64, 8)
     first = _mlp_run(tmp_path, arrays, dict(max_steps=6), hooks=[preempt])
     assert (first.status, first.step) == ("preempted", 4)  # the flag is seen after step 4 ran
@@ -166,7 +177,7 @@ def test_a_torn_last_log_line_does_not_block_resume(tmp_path):
 
     toy.run_toy_training(tmp_path, max_steps=4, ckpt_every=4, async_checkpoints=False)
     with open(tmp_path / "metrics.jsonl", "a") as f:
-        f.write('{"step": 5, "split": "tr')          # killed mid-write
+        f.write('{"step": 5, "split": "tr')  # killed mid-write
     assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 3, 4]
     result = toy.run_toy_training(tmp_path, max_steps=6, ckpt_every=4, async_checkpoints=False)
     assert result.resumed_from == 4 and result.step == 6

@@ -1,4 +1,5 @@
 """Learning-rate schedules at hand-computed steps, gradient accumulation, bf16 compute."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,23 +9,42 @@ from train_kit import mesh as tk_mesh
 from train_kit import optim, sharding, step, toy
 from train_kit.config import ConfigError, MeshConfig, OptimConfig
 
-MMT = OptimConfig(lr=5e-4, warmup_steps=5000, warmup_offset=1, decay="linear",
-                  decay_steps=100000, final_lr_fraction=0.1, clip_norm=1.0)
+MMT = OptimConfig(
+    lr=5e-4,
+    warmup_steps=5000,
+    warmup_offset=1,
+    decay="linear",
+    decay_steps=100000,
+    final_lr_fraction=0.1,
+    clip_norm=1.0,
+)
 
 
-@pytest.mark.parametrize("s, multiplier", [
-    (0, 1 / 5000), (1, 2 / 5000), (4998, 4999 / 5000), (4999, 1.0), (5000, 1.0),
-    (52500, 1 - 0.9 * 47500 / 95000), (99999, 1 - 0.9 * 94999 / 95000), (100000, 0.1),
-    (150000, 0.1), (200000, 0.1)])
+@pytest.mark.parametrize(
+    "s, multiplier",
+    [
+        (0, 1 / 5000),
+        (1, 2 / 5000),
+        (4998, 4999 / 5000),
+        (4999, 1.0),
+        (5000, 1.0),
+        (52500, 1 - 0.9 * 47500 / 95000),
+        (99999, 1 - 0.9 * 94999 / 95000),
+        (100000, 0.1),
+        (150000, 0.1),
+        (200000, 0.1),
+    ],
+)
 def test_mmt_schedule(s, multiplier):
     _, schedule = optim.make_optimizer(MMT)
     assert float(schedule(s)) == pytest.approx(5e-4 * multiplier, rel=1e-5)
 
 
 def test_warmup_cosine_and_constant_schedules():
-    cos = optim.lr_schedule(OptimConfig(lr=1.0, warmup_steps=10, decay="cosine",
-                                        decay_steps=110, final_lr_fraction=0.2))
-    assert float(cos(0)) == 0.0                       # plain warm-up starts at 0
+    cos = optim.lr_schedule(
+        OptimConfig(lr=1.0, warmup_steps=10, decay="cosine", decay_steps=110, final_lr_fraction=0.2)
+    )
+    assert float(cos(0)) == 0.0  # plain warm-up starts at 0
     assert float(cos(5)) == pytest.approx(0.5)
     assert float(cos(10)) == pytest.approx(1.0)
     assert float(cos(60)) == pytest.approx(0.2 + 0.8 * 0.5)  # half-way down the cosine
@@ -52,8 +72,9 @@ def _setup(cfg, mesh_shape=(4, 2, 1)):
     tx, _ = optim.make_optimizer(cfg)
     mesh = tk_mesh.make_mesh(MeshConfig(*mesh_shape))
     state, sh = sharding.create_train_state(lambda r: model.init(r, data["x"])["params"], tx, mesh, seed=4)
-    train = step.make_train_step(toy.mlp_loss(model), tx, sh, tk_mesh.batch_sharding(mesh),
-                                 compute_dtype=optim.compute_dtype(cfg))
+    train = step.make_train_step(
+        toy.mlp_loss(model), tx, sh, tk_mesh.batch_sharding(mesh), compute_dtype=optim.compute_dtype(cfg)
+    )
     return train, state, data, mesh
 
 
@@ -66,8 +87,11 @@ def test_gradient_accumulation_equals_big_batch_step():
         for half in (slice(0, 8), slice(8, 16)):
             state2, _ = small(state2, tk_mesh.global_batch({k: v[half] for k, v in data.items()}, mesh))
     assert int(state2.step) == 4 and int(state.step) == 2
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6),
-                 state.params, state2.params)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6),
+        state.params,
+        state2.params,
+    )
 
 
 def test_mixed_precision_keeps_f32_masters():

@@ -1,4 +1,5 @@
 """The run folder: atomic export, one loader, one-line errors for everything else."""
+
 import json
 
 import numpy as np
@@ -12,8 +13,15 @@ PARAMS = {"dense": {"kernel": np.arange(6, dtype=np.float32).reshape(2, 3), "bia
 
 
 def _save(path, params=PARAMS, **kw):
-    return tk_run.save_run(path, system="toy", config={"train": TrainConfig()}, params=params, step=5,
-                           metrics={"eval_loss": 1.5}, **kw)
+    return tk_run.save_run(
+        path,
+        system="toy",
+        config={"train": TrainConfig()},
+        params=params,
+        step=5,
+        metrics={"eval_loss": 1.5},
+        **kw,
+    )
 
 
 def test_round_trip(tmp_path):
@@ -33,6 +41,7 @@ def test_a_failed_export_leaves_the_previous_one(tmp_path, monkeypatch):
 
     def full_disk(self, *args, **kwargs):
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr(ocp.StandardCheckpointer, "save", full_disk)
     with pytest.raises(tk_run.RunError, match="No space left on device.*previous export.*unchanged"):
         _save(tmp_path / "r", params={"dense": {"kernel": np.zeros((2, 3)), "bias": np.zeros(3)}})
@@ -49,17 +58,34 @@ def test_a_second_export_replaces_the_first(tmp_path):
     assert not (tmp_path / "r" / "params.old").exists() and not (tmp_path / "r" / "params.new").exists()
 
 
-@pytest.mark.parametrize("setup, message", [
-    (lambda p: None, "no such run folder"),
-    (lambda p: p.mkdir(), "not a run folder (no run.json)"),
-    (lambda p: (p.mkdir(), (p / "experiment.json").write_text("{}")), "old format: rerun the same `arranger-jax train"),
-    (lambda p: (p.mkdir(), (p / "config.json").write_text("{}")), "run `mmt-jax convert-reference` again"),
-    (lambda p: (p.mkdir(), (p / "run.json").write_text("{torn")), "run.json: unreadable"),
-    (lambda p: (p.mkdir(), (p / "run.json").write_text('{"system": "toy", "config": {}}')), "no params/"),
-    (lambda p: (p.mkdir(), (p / "run.json").write_text('{"system": "mmt", "config": {}}')), "a mmt run, not a toy one"),
-    (lambda p: (p.mkdir(), (p / "run.json").write_text('{"format": 9, "system": "toy", "config": {}}')),
-     "run format 9 is newer"),
-])
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda p: None, "no such run folder"),
+        (lambda p: p.mkdir(), "not a run folder (no run.json)"),
+        (
+            lambda p: (p.mkdir(), (p / "experiment.json").write_text("{}")),
+            "old format: rerun the same `arranger-jax train",
+        ),
+        (
+            lambda p: (p.mkdir(), (p / "config.json").write_text("{}")),
+            "run `mmt-jax convert-reference` again",
+        ),
+        (lambda p: (p.mkdir(), (p / "run.json").write_text("{torn")), "run.json: unreadable"),
+        (lambda p: (p.mkdir(), (p / "run.json").write_text('{"system": "toy", "config": {}}')), "no params/"),
+        (
+            lambda p: (p.mkdir(), (p / "run.json").write_text('{"system": "mmt", "config": {}}')),
+            "a mmt run, not a toy one",
+        ),
+        (
+            lambda p: (
+                p.mkdir(),
+                (p / "run.json").write_text('{"format": 9, "system": "toy", "config": {}}'),
+            ),
+            "run format 9 is newer",
+        ),
+    ],
+)
 def test_bad_run_folders_give_one_line(tmp_path, setup, message):
     path = tmp_path / "r"
     setup(path)
@@ -74,9 +100,15 @@ def test_check_params_names_the_mismatch(tmp_path):
     want = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, np.float16), PARAMS)
     cast = tk_run.check_params(PARAMS, want, "r")
     assert cast["dense"]["kernel"].dtype == np.float16
-    with pytest.raises(tk_run.RunError, match=r"parameter \['dense'\]\['kernel'\] has shape \(2, 3\), the model needs \(3, 3\)"):
-        tk_run.check_params(PARAMS, {"dense": {"kernel": jax.ShapeDtypeStruct((3, 3), np.float32),
-                                               "bias": want["dense"]["bias"]}}, "r")
+    with pytest.raises(
+        tk_run.RunError,
+        match=r"parameter \['dense'\]\['kernel'\] has shape \(2, 3\), the model needs \(3, 3\)",
+    ):
+        tk_run.check_params(
+            PARAMS,
+            {"dense": {"kernel": jax.ShapeDtypeStruct((3, 3), np.float32), "bias": want["dense"]["bias"]}},
+            "r",
+        )
     with pytest.raises(tk_run.RunError, match=r"parameter \['head'\] is missing"):
         tk_run.check_params(PARAMS, {**want, "head": want["dense"]["bias"]}, "r")
     with pytest.raises(tk_run.RunError, match=r"unexpected parameter \['dense'\]\['bias'\]"):

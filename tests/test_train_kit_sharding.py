@@ -1,4 +1,5 @@
 """Data parallel, FSDP and tensor parallel give the single-device result; shardings follow the rules."""
+
 import jax
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ def _train(mesh_cfg, devices=None, steps=3):
     tx, _ = optim.make_optimizer(OptimConfig(lr=1e-2, clip_norm=1.0))
     mesh = tk_mesh.make_mesh(mesh_cfg, devices)
     state, shardings = sharding.create_train_state(
-        lambda rng: MODEL.init(rng, DATA["tokens"][:, :-1])["params"], tx, mesh, seed=1)
+        lambda rng: MODEL.init(rng, DATA["tokens"][:, :-1])["params"], tx, mesh, seed=1
+    )
     train_step = step.make_train_step(toy.lm_loss(MODEL), tx, shardings, tk_mesh.batch_sharding(mesh))
     losses = []
     for _ in range(steps):
@@ -36,8 +38,11 @@ def test_sharded_training_matches_one_device(reference, shape):
     losses, state = _train(MeshConfig(*shape))
     np.testing.assert_allclose(losses, ref_losses, rtol=2e-5)
     assert losses[-1] < losses[0]  # it did train
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5),
-                 state.params, ref_state.params)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5),
+        state.params,
+        ref_state.params,
+    )
     # Parameter and Adam-moment shardings follow DEFAULT_RULES on the (data, fsdp, tensor) mesh.
     p = state.params
     assert p["block0"]["up"]["kernel"].sharding.spec == P("fsdp", "tensor")

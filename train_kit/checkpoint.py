@@ -15,6 +15,7 @@ abstract one (ShapeDtypeStructs with concrete NamedShardings) and returns arrays
 sharded layout. A missing directory, no checkpoint, or a structure/shape mismatch raises
 CheckpointError, one line.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,25 +33,35 @@ class CheckpointError(UserError):
 
 
 class Checkpointer:
-    def __init__(self, directory, *, keep_last=3, best_metric="", best_mode="min",
-                 async_save=True, create=True):
+    def __init__(
+        self, directory, *, keep_last=3, best_metric="", best_mode="min", async_save=True, create=True
+    ):
         self.directory = os.path.abspath(os.fspath(directory))
         if not create and not os.path.isdir(self.directory):
             raise CheckpointError(f"{self.directory}: no checkpoint directory")
         self.best_metric, self.best_mode = best_metric, best_mode
         policies = [cm.LatestN(n=max(keep_last, 1))]
         if best_metric:
-            policies.append(cm.BestN(get_metric_fn=lambda m: m[best_metric],
-                                     reverse=best_mode == "min", n=1,
-                                     keep_checkpoints_without_metrics=False))
+            policies.append(
+                cm.BestN(
+                    get_metric_fn=lambda m: m[best_metric],
+                    reverse=best_mode == "min",
+                    n=1,
+                    keep_checkpoints_without_metrics=False,
+                )
+            )
         # orbax writes a step's metrics only when best_fn is set; without them BestN keeps nothing
         # and the best checkpoint survives only while it is among the last keep_last.
         tracking = dict(best_fn=lambda m: m[best_metric], best_mode=best_mode) if best_metric else {}
         options = ocp.CheckpointManagerOptions(
-            enable_async_checkpointing=async_save, create=create,
-            preservation_policy=cm.AnyPreservationPolicy(policies), **tracking)
-        self._manager = ocp.CheckpointManager(self.directory, options=options,
-                                              item_names=("state", "data", "extra"))
+            enable_async_checkpointing=async_save,
+            create=create,
+            preservation_policy=cm.AnyPreservationPolicy(policies),
+            **tracking,
+        )
+        self._manager = ocp.CheckpointManager(
+            self.directory, options=options, item_names=("state", "data", "extra")
+        )
 
     # ------------------------------------------------------------------ queries
     def all_steps(self):
@@ -63,8 +74,11 @@ class Checkpointer:
         """The kept step with the best `best_metric`, or None."""
         if not self.best_metric:
             return None
-        scored = [(m[self.best_metric], s) for s in self.all_steps()
-                  if (m := self._manager.metrics(s)) and self.best_metric in m]
+        scored = [
+            (m[self.best_metric], s)
+            for s in self.all_steps()
+            if (m := self._manager.metrics(s)) and self.best_metric in m
+        ]
         if not scored:
             return None
         return (min(scored) if self.best_mode == "min" else max(scored))[1]
@@ -72,9 +86,11 @@ class Checkpointer:
     # ------------------------------------------------------------------ save / restore
     def save(self, step, state, *, data_state=None, extra=None, metrics=None):
         """Start an (async) save of step `step`; returns whether orbax accepted it."""
-        args = ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                  data=ocp.args.JsonSave(data_state or {}),
-                                  extra=ocp.args.JsonSave(extra or {}))
+        args = ocp.args.Composite(
+            state=ocp.args.StandardSave(state),
+            data=ocp.args.JsonSave(data_state or {}),
+            extra=ocp.args.JsonSave(extra or {}),
+        )
         metrics = {k: float(v) for k, v in metrics.items()} if metrics else None
         return self._manager.save(int(step), args=args, metrics=metrics, force=True)
 
@@ -86,18 +102,24 @@ class Checkpointer:
             if step is None:
                 raise CheckpointError(f"{self.directory}: no checkpoint found")
         elif step not in self.all_steps():
-            raise CheckpointError(f"{self.directory}: no checkpoint for step {step} "
-                                  f"(have {self.all_steps() or 'none'})")
-        abstract = jax.tree.map(lambda x: x if isinstance(x, jax.ShapeDtypeStruct)
-                                else abstract_like(x), target)
-        args = ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
-                                  data=ocp.args.JsonRestore(), extra=ocp.args.JsonRestore())
+            raise CheckpointError(
+                f"{self.directory}: no checkpoint for step {step} (have {self.all_steps() or 'none'})"
+            )
+        abstract = jax.tree.map(
+            lambda x: x if isinstance(x, jax.ShapeDtypeStruct) else abstract_like(x), target
+        )
+        args = ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract),
+            data=ocp.args.JsonRestore(),
+            extra=ocp.args.JsonRestore(),
+        )
         try:
             out = self._manager.restore(step, args=args)
         except Exception as err:  # orbax raises assorted types for structure/shape mismatches
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise CheckpointError(f"{self.directory}: step {step} does not match the model: "
-                                  f"{first[:300]}") from err
+            raise CheckpointError(
+                f"{self.directory}: step {step} does not match the model: {first[:300]}"
+            ) from err
         return out.state, dict(out.data or {}), dict(out.extra or {})
 
     def wait(self):

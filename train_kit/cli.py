@@ -4,6 +4,7 @@ Each subcommand is a module with `HELP` (one line), `add_arguments(parser)` and 
 command modules import their heavy dependencies inside `run`, so `--help` stays fast.
 A `UserError` (bad file, bad config, missing checkpoint) becomes one line on stderr and exit 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,12 @@ def build_parser(prog, description, commands):
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in commands.items():
         module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=module.HELP,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
@@ -46,11 +51,14 @@ def add_config_arguments(parser, example, shortcuts):
 
     shortcuts: {flag name: (config key, help)}, e.g. {"data": ("data.dir", "prepared data")}.
     """
-    parser.add_argument("--config", required=True, help=f"a Python config file with get_config(), e.g. {example}")
+    parser.add_argument(
+        "--config", required=True, help=f"a Python config file with get_config(), e.g. {example}"
+    )
     for flag, (key, text) in shortcuts.items():
         parser.add_argument(f"--{flag}", help=f"{text} (sets {key})")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="config overrides, e.g. train.max_steps=1000")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.max_steps=1000"
+    )
 
 
 def config_from_args(args, shortcuts):

@@ -20,6 +20,7 @@ dataclass from it (nested dataclasses, tuples, enums), refusing unknown keys.
 Public API: ConfigError, MeshConfig, OptimConfig, TrainConfig, DEFAULT_RULES, load_config,
 apply_overrides, to_dict, from_dict.
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,20 +47,20 @@ def _check_choice(name, value, choices):
 # (logical name, mesh axes) for parameters and activations. Earlier rules win; a later rule for
 # the same name is the fallback when its mesh axis is already taken in that array.
 DEFAULT_RULES = (
-    ("batch", ("data", "fsdp")),   # activations: batch split over every data-parallel axis
+    ("batch", ("data", "fsdp")),  # activations: batch split over every data-parallel axis
     ("length", None),
-    ("embed", "fsdp"),             # parameters: FSDP shards the model dimension
-    ("mlp", "tensor"),             # Megatron-style tensor parallel for MLP and attention
+    ("embed", "fsdp"),  # parameters: FSDP shards the model dimension
+    ("mlp", "tensor"),  # Megatron-style tensor parallel for MLP and attention
     ("heads", "tensor"),
     ("kv", None),
     ("joined_kv", "tensor"),
     ("vocab", "tensor"),
-    ("conv_in", "fsdp"),           # conv kernels [..., in, out]
+    ("conv_in", "fsdp"),  # conv kernels [..., in, out]
     ("conv_out", "tensor"),
-    ("channels", None),            # conv activations [batch, h, w, channels]
+    ("channels", None),  # conv activations [batch, h, w, channels]
     ("height", None),
     ("width", None),
-    ("layers", None),              # nn.scan-stacked layer axis
+    ("layers", None),  # nn.scan-stacked layer axis
     ("norm", None),
 )
 MESH_AXES = ("data", "fsdp", "tensor")
@@ -73,10 +74,11 @@ def _normalise_rules(rules):
             raise ConfigError(f"mesh.rules entry {rule!r} is not a (logical name, mesh axes) pair")
         name, axes = rule
         axes = tuple(axes) if isinstance(axes, (list, tuple)) else axes
-        for axis in (axes if isinstance(axes, tuple) else (axes,)):
+        for axis in axes if isinstance(axes, tuple) else (axes,):
             if axis is not None and axis not in MESH_AXES:
-                raise ConfigError(f"mesh.rules: {name!r} -> {axis!r} is not a mesh axis "
-                                  f"({', '.join(MESH_AXES)})")
+                raise ConfigError(
+                    f"mesh.rules: {name!r} -> {axis!r} is not a mesh axis ({', '.join(MESH_AXES)})"
+                )
         out.append((name, axes))
     return tuple(out)
 
@@ -85,6 +87,7 @@ def _normalise_rules(rules):
 class MeshConfig:
     """Device mesh sizes along ("data", "fsdp", "tensor"); one size may be -1 (the rest).
     `rules` maps the models' logical axis names to those mesh axes."""
+
     data: int = -1
     fsdp: int = 1
     tensor: int = 1
@@ -110,19 +113,20 @@ class OptimConfig:
     MMT: warmup_steps=5000, warmup_offset=1, decay="linear", decay_steps=100000,
     final_lr_fraction=0.1.
     """
-    name: str = "adam"          # "adam" | "adamw"
+
+    name: str = "adam"  # "adam" | "adamw"
     lr: float = 1e-3
     b1: float = 0.9
     b2: float = 0.999
     eps: float = 1e-8
-    weight_decay: float = 0.0   # adamw only (decoupled)
+    weight_decay: float = 0.0  # adamw only (decoupled)
     warmup_steps: int = 0
-    warmup_offset: int = 0      # 1 gives PyTorch LambdaLR's (s+1)/W warm-up
-    decay: str = "constant"     # "linear" | "cosine" | "constant"
-    decay_steps: int = 0        # absolute step where the decay reaches the floor
+    warmup_offset: int = 0  # 1 gives PyTorch LambdaLR's (s+1)/W warm-up
+    decay: str = "constant"  # "linear" | "cosine" | "constant"
+    decay_steps: int = 0  # absolute step where the decay reaches the floor
     final_lr_fraction: float = 0.0
-    clip_norm: float = 0.0      # global-norm clipping; 0 disables
-    grad_accum_steps: int = 1   # optax.MultiSteps: one update every k micro-batches
+    clip_norm: float = 0.0  # global-norm clipping; 0 disables
+    grad_accum_steps: int = 1  # optax.MultiSteps: one update every k micro-batches
     mixed_precision: bool = False  # bf16 compute, f32 master parameters
 
     def __post_init__(self):
@@ -134,21 +138,24 @@ class OptimConfig:
     def validate(self):
         """Cross-field checks, run by make_optimizer (overrides are applied one at a time)."""
         if self.decay != "constant" and self.decay_steps <= self.warmup_steps:
-            raise ConfigError(f"optim.decay_steps={self.decay_steps} must exceed "
-                              f"optim.warmup_steps={self.warmup_steps} for {self.decay!r} decay")
+            raise ConfigError(
+                f"optim.decay_steps={self.decay_steps} must exceed "
+                f"optim.warmup_steps={self.warmup_steps} for {self.decay!r} decay"
+            )
         return self
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Fit-loop settings. Steps count train-step calls (micro-batches with accumulation)."""
+
     max_steps: int = 1000
-    eval_every: int = 0          # 0: no periodic evaluation
-    ckpt_every: int = 0          # 0: checkpoint only at the end and on SIGTERM
+    eval_every: int = 0  # 0: no periodic evaluation
+    ckpt_every: int = 0  # 0: checkpoint only at the end and on SIGTERM
     keep_last: int = 3
-    keep_best_metric: str = ""   # e.g. "eval_loss": also keep the best checkpoint by it
-    best_mode: str = "min"       # "min" | "max"
-    patience: int = 0            # stop after this many evaluations without improvement; 0: never
+    keep_best_metric: str = ""  # e.g. "eval_loss": also keep the best checkpoint by it
+    best_mode: str = "min"  # "min" | "max"
+    patience: int = 0  # stop after this many evaluations without improvement; 0: never
     log_every: int = 50
     seed: int = 0
     out_dir: str = ""
@@ -166,6 +173,7 @@ class TrainConfig:
 
 
 # --------------------------------------------------------------------------- loading
+
 
 def load_config(path, overrides=()):
     """Import the Python file at `path`, call its `get_config()`, apply `overrides`."""

@@ -23,6 +23,7 @@ optionally `eval_batch_size`), `optim`,
      test-split score, merged into run.json's metrics).
 Optional hooks: `init_params`, `eval_fn`, `export`, `after_export`, `describe`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,6 +36,7 @@ from train_kit.mesh import maybe_initialize_distributed
 
 class Task:
     """What a system tells the driver (override the methods; see the module docstring)."""
+
     system = "task"
 
     def setup(self, cfg):
@@ -78,9 +80,9 @@ class TrainResult:
     best_step: int | None
     best_metric: float | None
     config: Any
-    params: Any                 # the exported parameters (host NumPy)
-    metrics: dict               # what run.json records
-    fit: Any                    # train_kit.fit.FitResult (the final train state is .fit.state)
+    params: Any  # the exported parameters (host NumPy)
+    metrics: dict  # what run.json records
+    fit: Any  # train_kit.fit.FitResult (the final train state is .fit.state)
     run_dir: str | None = None
 
 
@@ -91,8 +93,9 @@ def _best_params(cfg, result):
     t = cfg.train
     if not (t.out_dir and t.keep_best_metric) or result.best_step in (None, result.step):
         return result.state.params, result.step
-    ckpt = Checkpointer(f"{t.out_dir}/checkpoints", create=False, best_metric=t.keep_best_metric,
-                        best_mode=t.best_mode)
+    ckpt = Checkpointer(
+        f"{t.out_dir}/checkpoints", create=False, best_metric=t.keep_best_metric, best_mode=t.best_mode
+    )
     try:
         best = ckpt.best_step()
         if best is None or best == result.step:
@@ -107,62 +110,101 @@ def _to_host(params):
 
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
+
         return multihost_utils.process_allgather(params, tiled=True)
     return jax.device_get(params)
 
 
 def train(task: Task, cfg, *, progress=True) -> TrainResult:
     """Run (or resume) a training job; export the run folder when cfg.train.out_dir is set."""
-    maybe_initialize_distributed(cfg.mesh)   # 1: nothing above this line may touch the backend
+    maybe_initialize_distributed(cfg.mesh)  # 1: nothing above this line may touch the backend
     import jax
 
-    from train_kit import fit as fit_mod, mesh as tk_mesh, optim, run as tk_run, step as tk_step
+    from train_kit import fit as fit_mod
+    from train_kit import mesh as tk_mesh
+    from train_kit import optim
+    from train_kit import run as tk_run
+    from train_kit import step as tk_step
     from train_kit.sharding import create_train_state
 
-    cfg, data = task.setup(cfg)                                           # 2
-    mesh = tk_mesh.make_mesh(cfg.mesh)                                    # 3
+    cfg, data = task.setup(cfg)  # 2
+    mesh = tk_mesh.make_mesh(cfg.mesh)  # 3
     rows = tk_mesh.per_process_batch(cfg.data.batch_size, mesh)
     if getattr(cfg.data, "eval_batch_size", 0):  # a separate evaluation batch splits the same way
         tk_mesh.per_process_batch(cfg.data.eval_batch_size, mesh, "data.eval_batch_size")
     index, count = jax.process_index(), jax.process_count()
     train_iter, eval_data = task.pipelines(cfg, data, rows, index, count)
 
-    model = task.model(cfg)                                               # 4
+    model = task.model(cfg)  # 4
     tx, schedule = optim.make_optimizer(cfg.optim)
     example = task.example_batch(cfg, data, rows)
-    state, shardings = create_train_state(lambda rng: task.init_params(model, example, rng), tx,
-                                          mesh, seed=cfg.train.seed, rules=cfg.mesh.rules)
+    state, shardings = create_train_state(
+        lambda rng: task.init_params(model, example, rng), tx, mesh, seed=cfg.train.seed, rules=cfg.mesh.rules
+    )
     n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state.params))
     if index == 0 and progress:
-        print(f"{task.describe(cfg, data, n_params)}; mesh {dict(mesh.shape)}; "
-              f"batch {cfg.data.batch_size} over {count} process(es)")
+        print(
+            f"{task.describe(cfg, data, n_params)}; mesh {dict(mesh.shape)}; "
+            f"batch {cfg.data.batch_size} over {count} process(es)"
+        )
 
-    batch_sh = tk_mesh.batch_shardings(example, mesh)                     # 5
+    batch_sh = tk_mesh.batch_shardings(example, mesh)  # 5
     dtype = optim.compute_dtype(cfg.optim)
-    train_step = tk_step.make_train_step(task.loss_fn(model, cfg), tx, shardings, batch_sh,
-                                         rules=cfg.mesh.rules, compute_dtype=dtype)
+    train_step = tk_step.make_train_step(
+        task.loss_fn(model, cfg), tx, shardings, batch_sh, rules=cfg.mesh.rules, compute_dtype=dtype
+    )
     eval_fn = task.eval_fn(model, cfg) if eval_data is not None else None
-    eval_step = None if eval_fn is None else tk_step.make_eval_step(
-        eval_fn, shardings.params, batch_sh, rules=cfg.mesh.rules, compute_dtype=dtype)
-    result = fit_mod.fit(state, train_step, train_iter, cfg.train, mesh=mesh, eval_step=eval_step,
-                         eval_data=eval_data if eval_step is not None else None,
-                         lr_fn=lambda s: optim.learning_rate(schedule, s, cfg.optim))
+    eval_step = (
+        None
+        if eval_fn is None
+        else tk_step.make_eval_step(
+            eval_fn, shardings.params, batch_sh, rules=cfg.mesh.rules, compute_dtype=dtype
+        )
+    )
+    result = fit_mod.fit(
+        state,
+        train_step,
+        train_iter,
+        cfg.train,
+        mesh=mesh,
+        eval_step=eval_step,
+        eval_data=eval_data if eval_step is not None else None,
+        lr_fn=lambda s: optim.learning_rate(schedule, s, cfg.optim),
+    )
 
-    params, step = _best_params(cfg, result)                              # 6
+    params, step = _best_params(cfg, result)  # 6
     params = _to_host(params)
-    metrics = {k: v for k, v in {**result.last_train, **result.last_eval}.items()
-               if k not in ("steps_per_s", "lr")}
+    metrics = {
+        k: v for k, v in {**result.last_train, **result.last_eval}.items() if k not in ("steps_per_s", "lr")
+    }
     if result.best_metric is not None:
         metrics[f"best_{cfg.train.keep_best_metric or 'eval_loss'}"] = result.best_metric
     run_dir = cfg.train.out_dir or None
     if run_dir:
-        tk_run.save_run(run_dir, system=task.system, config=cfg, params=params, step=step,
-                        metrics=metrics, status=result.status, final_step=result.step,
-                        **task.export(cfg, data))
+        tk_run.save_run(
+            run_dir,
+            system=task.system,
+            config=cfg,
+            params=params,
+            step=step,
+            metrics=metrics,
+            status=result.status,
+            final_step=result.step,
+            **task.export(cfg, data),
+        )
     more = task.after_export(cfg, data, model, params, result)
     if more:
         metrics.update(more)
         if run_dir and index == 0:
             tk_run.update_run_info(run_dir, metrics=more)
-    return TrainResult(result.status, result.step, result.best_step, result.best_metric, cfg,
-                       params, metrics, result, run_dir)
+    return TrainResult(
+        result.status,
+        result.step,
+        result.best_step,
+        result.best_metric,
+        cfg,
+        params,
+        metrics,
+        result,
+        run_dir,
+    )

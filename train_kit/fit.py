@@ -21,6 +21,7 @@ Early stopping: after `patience` evaluations in a row without improving keep_bes
 before every checkpoint); a non-finite loss then raises NonFiniteLossError without saving, so
 the last checkpoint is the last good state.
 """
+
 from __future__ import annotations
 
 import collections
@@ -49,7 +50,7 @@ class NonFiniteLossError(UserError):
 @dataclasses.dataclass
 class FitResult:
     state: object
-    status: str                     # "finished" | "early_stopped" | "preempted" | "data_exhausted"
+    status: str  # "finished" | "early_stopped" | "preempted" | "data_exhausted"
     step: int
     resumed_from: int | None = None
     best_metric: float | None = None
@@ -84,6 +85,7 @@ def _preempted(preempt, step):
     if jax.process_count() == 1:
         return preempt.requested
     from jax.experimental import multihost_utils
+
     return multihost_utils.reached_preemption_sync_point(step)
 
 
@@ -105,8 +107,19 @@ def evaluate(eval_step, params, batches, mesh):
     return {f"eval_{k}": float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
-def fit(state, train_step, train_iter, cfg: TrainConfig, *, mesh, eval_step=None,
-        eval_data=None, lr_fn=None, hooks=(), max_in_flight=2) -> FitResult:
+def fit(
+    state,
+    train_step,
+    train_iter,
+    cfg: TrainConfig,
+    *,
+    mesh,
+    eval_step=None,
+    eval_data=None,
+    lr_fn=None,
+    hooks=(),
+    max_in_flight=2,
+) -> FitResult:
     """Run training to cfg.max_steps (see the module docstring). `hooks`: callables
     hook(step, state, train_metrics_or_None) run after every step (e.g. tests, profilers).
     At most `max_in_flight` dispatched steps are left unfinished at a time."""
@@ -117,9 +130,13 @@ def fit(state, train_step, train_iter, cfg: TrainConfig, *, mesh, eval_step=None
     book = {"best": None, "best_step": None, "bad_evals": 0, "status": None}
     resumed_from = None
     if out_dir:
-        ckpt = Checkpointer(os.path.join(out_dir, "checkpoints"), keep_last=cfg.keep_last,
-                            best_metric=cfg.keep_best_metric, best_mode=cfg.best_mode,
-                            async_save=cfg.async_checkpoints)
+        ckpt = Checkpointer(
+            os.path.join(out_dir, "checkpoints"),
+            keep_last=cfg.keep_last,
+            best_metric=cfg.keep_best_metric,
+            best_mode=cfg.best_mode,
+            async_save=cfg.async_checkpoints,
+        )
         if ckpt.latest_step() is not None:
             state, data_state, extra = ckpt.restore(state)
             train_iter.set_state(data_state)
@@ -138,8 +155,9 @@ def fit(state, train_step, train_iter, cfg: TrainConfig, *, mesh, eval_step=None
     # many queued collective programs deadlock the CPU backend's simulated devices.
     pending, window_start, in_flight = [], time.perf_counter(), collections.deque()
     last_saved = resumed_from
-    bar = tqdm(total=cfg.max_steps, initial=step, desc="train", dynamic_ncols=True,
-               disable=jax.process_index() != 0)
+    bar = tqdm(
+        total=cfg.max_steps, initial=step, desc="train", dynamic_ncols=True, disable=jax.process_index() != 0
+    )
     if resumed_from is not None:
         bar.write(f"resumed from step {resumed_from} ({ckpt.directory})")
 
@@ -155,7 +173,8 @@ def fit(state, train_step, train_iter, cfg: TrainConfig, *, mesh, eval_step=None
                 raise NonFiniteLossError(
                     f"loss {float(r['loss'])} / grad norm {float(r['grad_norm'])} at step {s}: "
                     f"stopped without saving; last good checkpoint: "
-                    f"{'none' if last is None else f'step {last} in {ckpt.directory}'}")
+                    f"{'none' if last is None else f'step {last} in {ckpt.directory}'}"
+                )
         now = time.perf_counter()
         metrics = _mean_metrics(rows)
         metrics["steps_per_s"] = len(rows) / max(now - window_start, 1e-9)
@@ -188,8 +207,11 @@ def fit(state, train_step, train_iter, cfg: TrainConfig, *, mesh, eval_step=None
                 pending.append((step, metrics))
                 do_eval = bool(cfg.eval_every and eval_step is not None and step % cfg.eval_every == 0)
                 do_ckpt = ckpt is not None and (
-                    (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == cfg.max_steps
-                    or (do_eval and cfg.keep_best_metric) or preempted)
+                    (cfg.ckpt_every and step % cfg.ckpt_every == 0)
+                    or step == cfg.max_steps
+                    or (do_eval and cfg.keep_best_metric)
+                    or preempted
+                )
                 train_metrics = None
                 if step % cfg.log_every == 0 or do_eval or do_ckpt or step == cfg.max_steps:
                     train_metrics = result.last_train = flush()
@@ -198,23 +220,35 @@ def fit(state, train_step, train_iter, cfg: TrainConfig, *, mesh, eval_step=None
                     eval_metrics = result.last_eval = evaluate(eval_step, state.params, eval_data(), mesh)
                     logger.write(step, eval_metrics, split="eval")
                     if (cfg.keep_best_metric or cfg.patience) and monitor not in eval_metrics:
-                        raise ConfigError(f"train.keep_best_metric={monitor!r} is not an eval metric; "
-                                          f"have: {', '.join(sorted(eval_metrics))}")
+                        raise ConfigError(
+                            f"train.keep_best_metric={monitor!r} is not an eval metric; "
+                            f"have: {', '.join(sorted(eval_metrics))}"
+                        )
                     value = eval_metrics[monitor] if monitor in eval_metrics else None
-                    if value is not None and math.isfinite(value) and (
-                            book["best"] is None or sign * value < sign * book["best"]):
+                    if (
+                        value is not None
+                        and math.isfinite(value)
+                        and (book["best"] is None or sign * value < sign * book["best"])
+                    ):
                         book.update(best=value, best_step=step, bad_evals=0)
                     elif value is not None:  # no better (a NaN eval metric is no better either)
                         book["bad_evals"] += 1
                     stop = cfg.patience > 0 and book["bad_evals"] >= cfg.patience
                     if stop:
                         book["status"] = "early_stopped"
-                        bar.write(f"early stop at step {step}: {monitor} did not improve in "
-                                  f"{cfg.patience} evaluations (best {book['best']:.6g} at step "
-                                  f"{book['best_step']})")
+                        bar.write(
+                            f"early stop at step {step}: {monitor} did not improve in "
+                            f"{cfg.patience} evaluations (best {book['best']:.6g} at step "
+                            f"{book['best_step']})"
+                        )
                 if ckpt is not None and (do_ckpt or stop):
-                    ckpt.save(step, state, data_state=train_iter.get_state(), extra={"fit": book},
-                              metrics=eval_metrics if cfg.keep_best_metric else None)
+                    ckpt.save(
+                        step,
+                        state,
+                        data_state=train_iter.get_state(),
+                        extra={"fit": book},
+                        metrics=eval_metrics if cfg.keep_best_metric else None,
+                    )
                     last_saved = step
                 for hook in hooks:
                     hook(step, state, train_metrics)

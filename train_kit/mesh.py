@@ -9,6 +9,7 @@
 Axes are Auto (not `jax.make_mesh`'s Explicit default) because Linen's logical partitioning
 needs the compiler to propagate shardings. A size of -1 absorbs the devices the other axes leave.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,7 +17,8 @@ import os
 
 import jax
 import numpy as np
-from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from train_kit.config import ConfigError, MeshConfig
 
@@ -32,9 +34,12 @@ def maybe_initialize_distributed(cfg: MeshConfig) -> None:
     if not cfg.multihost or jax.distributed.is_initialized():
         return
     from jax._src import xla_bridge
+
     if xla_bridge.backends_are_initialized():
-        raise ConfigError("mesh.multihost: the JAX backend was used before jax.distributed could "
-                          "be initialised; initialise first (train_kit.driver.train does)")
+        raise ConfigError(
+            "mesh.multihost: the JAX backend was used before jax.distributed could "
+            "be initialised; initialise first (train_kit.driver.train does)"
+        )
     count, index = os.environ.get("TRAIN_KIT_NUM_PROCESSES"), os.environ.get("TRAIN_KIT_PROCESS_ID")
     kwargs = {}
     if count is not None and index is not None:
@@ -70,8 +75,10 @@ def per_process_batch(batch_size: int, mesh, key: str = "data.batch_size") -> in
     (data x fsdp) and over the processes."""
     split, n_proc = mesh.shape["data"] * mesh.shape["fsdp"], jax.process_count()
     if batch_size < 1 or batch_size % split or batch_size % n_proc:
-        raise ConfigError(f"{key}={batch_size} must be a positive multiple of the {split} "
-                          f"data-parallel devices (mesh data x fsdp) and of the {n_proc} processes")
+        raise ConfigError(
+            f"{key}={batch_size} must be a positive multiple of the {split} "
+            f"data-parallel devices (mesh data x fsdp) and of the {n_proc} processes"
+        )
     return batch_size // n_proc
 
 
@@ -86,9 +93,11 @@ def global_batch(per_process_batch, mesh):
     Each leaf's axis 0 is this process's share of the global batch; the global batch size is
     that times the number of processes. Works unchanged on one host.
     """
+
     def put(x):
         x = np.asarray(x)
         return jax.make_array_from_process_local_data(batch_sharding(mesh, x.ndim), x)
+
     return jax.tree.map(put, per_process_batch)
 
 

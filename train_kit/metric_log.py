@@ -8,6 +8,7 @@
 A resumed run first drops the JSON lines (and, through purge_step, the TensorBoard events)
 written after its checkpoint, so the logs read like one uninterrupted run. Only process 0 writes.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,10 @@ class MetricLogger:
                 f.writelines(json.dumps(r) + "\n" for r in kept)
         self._file = open(path, "a")
         from tensorboardX import SummaryWriter
-        self._tb = SummaryWriter(os.path.join(out_dir, "tb"),
-                                 purge_step=None if resume_step is None else resume_step + 1)
+
+        self._tb = SummaryWriter(
+            os.path.join(out_dir, "tb"), purge_step=None if resume_step is None else resume_step + 1
+        )
 
     def write(self, step, metrics, split="train"):
         if not self.enabled:

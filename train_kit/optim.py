@@ -1,14 +1,15 @@
 """Optimiser factory on optax.
 
-    tx, schedule = make_optimizer(optim_cfg)
-        Adam or AdamW (decoupled weight decay) with `schedule`, global-norm clipping first
-        (clip_norm > 0), wrapped in optax.MultiSteps when grad_accum_steps > 1 (one update every
-        k calls; the inner step count, and so the schedule, advances once per update).
-    lr_schedule(optim_cfg)      step -> learning rate (see OptimConfig for the exact shape)
-    learning_rate(schedule, step, optim_cfg)   the rate in force at train-step `step`
-    compute_dtype(optim_cfg)    jnp.bfloat16 when mixed_precision, else None
-    cast_floating(tree, dtype)  cast floating leaves (params for bf16 compute; f32 masters stay)
+tx, schedule = make_optimizer(optim_cfg)
+    Adam or AdamW (decoupled weight decay) with `schedule`, global-norm clipping first
+    (clip_norm > 0), wrapped in optax.MultiSteps when grad_accum_steps > 1 (one update every
+    k calls; the inner step count, and so the schedule, advances once per update).
+lr_schedule(optim_cfg)      step -> learning rate (see OptimConfig for the exact shape)
+learning_rate(schedule, step, optim_cfg)   the rate in force at train-step `step`
+compute_dtype(optim_cfg)    jnp.bfloat16 when mixed_precision, else None
+cast_floating(tree, dtype)  cast floating leaves (params for bf16 compute; f32 masters stay)
 """
+
 from __future__ import annotations
 
 import jax

@@ -16,6 +16,7 @@ process calls it (orbax saves are collective); only process 0 writes files. `loa
 model code: systems rebuild their config with `train_kit.config.from_dict(Config, run.config)`
 and check the parameter shapes against their model (`check_params`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,12 +42,12 @@ _VERSIONED = ("music-gen-jax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoi
 # Files that earlier versions wrote instead of run.json, and how to bring such a run forward.
 _LEGACY = {
     "experiment.json": "an Arranger run in the old format: rerun the same `arranger-jax train "
-                       "--config ... --out {path}` (it resumes from its checkpoints and exports run.json), "
-                       "or `arranger-jax convert-reference` for converted weights",
+    "--config ... --out {path}` (it resumes from its checkpoints and exports run.json), "
+    "or `arranger-jax convert-reference` for converted weights",
     "clipsonic.json": "a CLIPSonic run in the old format: rerun the same `clipsonic-jax train "
-                      "--config ... --out {path}` (it resumes from its checkpoints and exports run.json)",
+    "--config ... --out {path}` (it resumes from its checkpoints and exports run.json)",
     "train-config.json": "an MMT run in the old format: rerun the same `mmt-jax train --config ... "
-                         "--out {path}` (it resumes from its checkpoints and exports run.json)",
+    "--out {path}` (it resumes from its checkpoints and exports run.json)",
     "config.json": "an MMT conversion in the old format: run `mmt-jax convert-reference` again",
 }
 
@@ -62,8 +63,8 @@ class Run:
     config: dict
     step: int | None
     metrics: dict
-    info: dict          # the whole run.json (system-specific extras included)
-    params: Any         # NumPy pytree
+    info: dict  # the whole run.json (system-specific extras included)
+    params: Any  # NumPy pytree
 
 
 def library_versions() -> dict:
@@ -88,8 +89,10 @@ def _write_json_atomic(path: Path, obj) -> None:
 
 def _sync(name):
     import jax
+
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
+
         multihost_utils.sync_global_devices(name)
 
 
@@ -113,17 +116,23 @@ def save_run(run_dir, *, system: str, config, params, step=None, metrics=None, *
                 os.replace(final, old)
             os.replace(staged, final)
             shutil.rmtree(old, ignore_errors=True)
-            info = {"format": FORMAT, "system": system, "config": to_dict(config),
-                    "step": None if step is None else int(step),
-                    "metrics": {k: float(v) for k, v in (metrics or {}).items()},
-                    "versions": library_versions(),
-                    "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                    **to_dict(extra)}
+            info = {
+                "format": FORMAT,
+                "system": system,
+                "config": to_dict(config),
+                "step": None if step is None else int(step),
+                "metrics": {k: float(v) for k, v in (metrics or {}).items()},
+                "versions": library_versions(),
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                **to_dict(extra),
+            }
             _write_json_atomic(run_dir / RUN_FILE, info)
         _sync("train_kit.run.saved")
     except OSError as err:
-        raise RunError(f"{run_dir}: cannot write the run ({err.strerror or err}); "
-                       f"the previous export, if any, is unchanged") from err
+        raise RunError(
+            f"{run_dir}: cannot write the run ({err.strerror or err}); "
+            f"the previous export, if any, is unchanged"
+        ) from err
     return run_dir
 
 
@@ -132,7 +141,9 @@ def update_run_info(run_dir, **fields) -> dict:
     info = read_run_info(run_dir)
     fields = {k: ({m: float(x) for m, x in v.items()} if k == "metrics" else v) for k, v in fields.items()}
     for key, value in to_dict(fields).items():
-        info[key] = {**info[key], **value} if isinstance(info.get(key), dict) and isinstance(value, dict) else value
+        info[key] = (
+            {**info[key], **value} if isinstance(info.get(key), dict) and isinstance(value, dict) else value
+        )
     _write_json_atomic(Path(run_dir) / RUN_FILE, info)
     return info
 
@@ -147,8 +158,10 @@ def read_run_info(run_dir, system: str | None = None) -> dict:
         for name, how in _LEGACY.items():
             if (path / name).is_file():
                 raise RunError(f"{path}: {how.format(path=path)}")
-        raise RunError(f"{path}: not a run folder (no {RUN_FILE}); train one with "
-                       f"`{system or '<system>'}-jax train` or name another folder")
+        raise RunError(
+            f"{path}: not a run folder (no {RUN_FILE}); train one with "
+            f"`{system or '<system>'}-jax train` or name another folder"
+        )
     try:
         info = json.loads(meta.read_text())
     except (OSError, ValueError) as err:
@@ -156,8 +169,10 @@ def read_run_info(run_dir, system: str | None = None) -> dict:
     if not isinstance(info, dict) or "system" not in info or "config" not in info:
         raise RunError(f"{meta}: not a run description (needs 'system' and 'config')")
     if info.get("format", 0) > FORMAT:
-        raise RunError(f"{meta}: run format {info['format']} is newer than this library "
-                       f"understands ({FORMAT}); upgrade music-gen-jax")
+        raise RunError(
+            f"{meta}: run format {info['format']} is newer than this library "
+            f"understands ({FORMAT}); upgrade music-gen-jax"
+        )
     if system is not None and info["system"] != system:
         raise RunError(f"{path}: a {info['system']} run, not a {system} one")
     return info
@@ -169,8 +184,9 @@ def load_params(run_dir):
 
     target = Path(run_dir).absolute() / PARAMS_DIR
     if not target.is_dir():
-        raise RunError(f"{run_dir}: run.json but no {PARAMS_DIR}/ (an interrupted export?); "
-                       f"export the run again")
+        raise RunError(
+            f"{run_dir}: run.json but no {PARAMS_DIR}/ (an interrupted export?); export the run again"
+        )
     try:
         with ocp.StandardCheckpointer() as ckptr:
             return ckptr.restore(target)
@@ -181,8 +197,15 @@ def load_params(run_dir):
 
 def load_run(run_dir, system: str | None = None) -> Run:
     info = read_run_info(run_dir, system)
-    return Run(Path(run_dir), info["system"], info["config"], info.get("step"),
-               info.get("metrics", {}), info, load_params(run_dir))
+    return Run(
+        Path(run_dir),
+        info["system"],
+        info["config"],
+        info.get("step"),
+        info.get("metrics", {}),
+        info,
+        load_params(run_dir),
+    )
 
 
 def check_params(params, expected, where) -> Any:
@@ -201,6 +224,8 @@ def check_params(params, expected, where) -> Any:
     for key, path in wanted.items():
         have, need = got[names[key]], want[path]
         if tuple(np.shape(have)) != tuple(need.shape):
-            raise RunError(f"{where}: parameter {key} has shape {tuple(np.shape(have))}, the model "
-                           f"needs {tuple(need.shape)}")
+            raise RunError(
+                f"{where}: parameter {key} has shape {tuple(np.shape(have))}, the model "
+                f"needs {tuple(need.shape)}"
+            )
     return jax.tree.map(lambda p, e: np.asarray(p, e.dtype), params, expected)

@@ -17,6 +17,7 @@ whole, while a kernel ("embed", "mlp") is split over fsdp x tensor.
         tensor > 1, a parameter without logical names is refused (it would silently replicate).
     abstract_like(tree)                        ShapeDtypeStructs with concrete shardings (restore target)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,10 +26,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from train_kit.config import DEFAULT_RULES, ConfigError
 from train_kit.state import TrainState
+
 
 @contextlib.contextmanager
 def mesh_context(mesh, rules=DEFAULT_RULES):
@@ -43,8 +46,7 @@ def _is_box(x):
 
 def unbox(tree):
     """Take `.value` out of every partitioning box (`nn.meta.unbox` would add constraints)."""
-    return jax.tree.map(lambda x: x.unbox(apply_constraint=False) if _is_box(x) else x,
-                        tree, is_leaf=_is_box)
+    return jax.tree.map(lambda x: x.unbox(apply_constraint=False) if _is_box(x) else x, tree, is_leaf=_is_box)
 
 
 def _fit_spec(spec, shape, mesh):
@@ -64,17 +66,25 @@ def param_shardings(abstract_vars, mesh, rules=DEFAULT_RULES):
     logical = nn.get_partition_spec(abstract_vars)
     mesh_specs = nn.logical_to_mesh(logical, rules)
     values = unbox(abstract_vars)
-    return jax.tree.map(lambda s, v: NamedSharding(mesh, _fit_spec(s, v.shape, mesh)),
-                        mesh_specs, values, is_leaf=lambda x: isinstance(x, P))
+    return jax.tree.map(
+        lambda s, v: NamedSharding(mesh, _fit_spec(s, v.shape, mesh)),
+        mesh_specs,
+        values,
+        is_leaf=lambda x: isinstance(x, P),
+    )
 
 
 def opt_state_shardings(tx, abstract_opt_state, param_sh, mesh):
     """Parameter-shaped optimiser leaves (moments, accumulators) follow their parameter."""
     replicated = NamedSharding(mesh, P())
     return optax.tree_utils.tree_map_params(
-        tx, lambda _, s: s, abstract_opt_state, param_sh,
+        tx,
+        lambda _, s: s,
+        abstract_opt_state,
+        param_sh,
         transform_non_params=lambda _: replicated,
-        is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct))
+        is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct),
+    )
 
 
 def unnamed_params(abstract_vars):
@@ -91,7 +101,8 @@ def _check_named(abstract_vars, mesh):
         raise ConfigError(
             f"mesh fsdp={mesh.shape.get('fsdp', 1)} tensor={mesh.shape.get('tensor', 1)} needs logical "
             f"axis names on every parameter, but {len(missing)} have none (first: {missing[0]}); "
-            f"wrap their initialisers in nn.with_logical_partitioning or use mesh.fsdp=1 mesh.tensor=1")
+            f"wrap their initialisers in nn.with_logical_partitioning or use mesh.fsdp=1 mesh.tensor=1"
+        )
 
 
 def create_train_state(init_fn, tx, mesh, seed=0, rules=DEFAULT_RULES):
@@ -100,11 +111,15 @@ def create_train_state(init_fn, tx, mesh, seed=0, rules=DEFAULT_RULES):
     `init_fn(rng) -> params` may return logically partitioned (boxed) params, e.g.
     `lambda rng: model.init(rng, example)["params"]`.
     """
+
     def init(rng):
         params = unbox(init_fn(rng))
-        return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                          opt_state=tx.init(params),
-                          rng=jax.random.key_data(jax.random.key(seed + 1)))
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            params=params,
+            opt_state=tx.init(params),
+            rng=jax.random.key_data(jax.random.key(seed + 1)),
+        )
 
     rng = jax.random.key(seed)
     replicated = NamedSharding(mesh, P())
@@ -114,9 +129,12 @@ def create_train_state(init_fn, tx, mesh, seed=0, rules=DEFAULT_RULES):
     _check_named(abstract_vars, mesh)
     p_sh = param_shardings(abstract_vars, mesh, rules)
     abstract = jax.eval_shape(init, rng)
-    shardings = TrainState(step=replicated, params=p_sh,
-                           opt_state=opt_state_shardings(tx, abstract.opt_state, p_sh, mesh),
-                           rng=replicated)
+    shardings = TrainState(
+        step=replicated,
+        params=p_sh,
+        opt_state=opt_state_shardings(tx, abstract.opt_state, p_sh, mesh),
+        rng=replicated,
+    )
     state = jax.jit(init, out_shardings=shardings)(rng)
     return state, shardings
 

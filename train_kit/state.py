@@ -7,6 +7,7 @@ as a plain array; the train step draws step s's randomness as fold_in(rng, s), s
 draws exactly what an uninterrupted one would. The Linen module is not part of the state: step
 functions close over it (it is static).
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -15,12 +15,14 @@ tree of them. Calls run inside `mesh_context`, so a model's `nn.with_logical_con
 effect. `compute_dtype=jnp.bfloat16` runs the loss on bf16 copies of the f32 parameters (and of
 floating batch leaves); gradients and the update stay f32.
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from train_kit.optim import cast_floating
 from train_kit.sharding import DEFAULT_RULES, mesh_context
@@ -52,8 +54,16 @@ def _with_loss(out):
     return dict(out)
 
 
-def make_train_step(loss_fn, optimizer, state_shardings, batch_sharding, *,
-                    rules=DEFAULT_RULES, compute_dtype=None, donate=True):
+def make_train_step(
+    loss_fn,
+    optimizer,
+    state_shardings,
+    batch_sharding,
+    *,
+    rules=DEFAULT_RULES,
+    compute_dtype=None,
+    donate=True,
+):
     mesh = _mesh_of(state_shardings)
     replicated = NamedSharding(mesh, P())
 
@@ -61,34 +71,41 @@ def make_train_step(loss_fn, optimizer, state_shardings, batch_sharding, *,
         rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
 
         def compute(params):
-            loss, metrics = loss_fn(cast_floating(params, compute_dtype),
-                                    cast_floating(batch, compute_dtype), rng)
+            loss, metrics = loss_fn(
+                cast_floating(params, compute_dtype), cast_floating(batch, compute_dtype), rng
+            )
             return loss.astype(jnp.float32), metrics
 
         (loss, metrics), grads = jax.value_and_grad(compute, has_aux=True)(state.params)
         grad_norm = optax.global_norm(grads)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {**metrics, "loss": loss, "grad_norm": grad_norm,
-                   "finite": jnp.isfinite(loss) & jnp.isfinite(grad_norm)}
+        metrics = {
+            **metrics,
+            "loss": loss,
+            "grad_norm": grad_norm,
+            "finite": jnp.isfinite(loss) & jnp.isfinite(grad_norm),
+        }
         new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
         return new_state, metrics
 
-    jitted = jax.jit(step, in_shardings=(state_shardings, batch_sharding),
-                     out_shardings=(state_shardings, replicated),
-                     donate_argnums=(0,) if donate else ())
+    jitted = jax.jit(
+        step,
+        in_shardings=(state_shardings, batch_sharding),
+        out_shardings=(state_shardings, replicated),
+        donate_argnums=(0,) if donate else (),
+    )
     return _MeshStep(jitted, mesh, rules)
 
 
-def make_eval_step(eval_fn, params_shardings, batch_sharding, *, rules=DEFAULT_RULES,
-                   compute_dtype=None):
+def make_eval_step(eval_fn, params_shardings, batch_sharding, *, rules=DEFAULT_RULES, compute_dtype=None):
     mesh = _mesh_of(params_shardings)
 
     def step(params, batch):
-        out = _with_loss(eval_fn(cast_floating(params, compute_dtype),
-                                 cast_floating(batch, compute_dtype)))
+        out = _with_loss(eval_fn(cast_floating(params, compute_dtype), cast_floating(batch, compute_dtype)))
         return {k: jnp.asarray(v, jnp.float32) for k, v in out.items()}
 
-    jitted = jax.jit(step, in_shardings=(params_shardings, batch_sharding),
-                     out_shardings=NamedSharding(mesh, P()))
+    jitted = jax.jit(
+        step, in_shardings=(params_shardings, batch_sharding), out_shardings=NamedSharding(mesh, P())
+    )
     return _MeshStep(jitted, mesh, rules)

@@ -12,6 +12,7 @@
 Every kernel carries logical axis names from sharding.DEFAULT_RULES; activations are
 constrained to ("batch", "length", "embed").
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,6 +33,7 @@ class Proj(nn.Module):
     (Linen's DenseGeneral initialises multi-axis kernels flat and reshapes them, which clashes
     with a 3-name logical box under a mesh; an explicit param and einsum keeps the shape whole.)
     """
+
     in_shape: tuple
     out_shape: tuple
     names: tuple
@@ -40,10 +42,13 @@ class Proj(nn.Module):
     def __call__(self, x):
         fan_in = int(np.prod(self.in_shape))
         init = nn.initializers.normal(1.0 / np.sqrt(fan_in))
-        kernel = self.param("kernel", nn.with_logical_partitioning(init, self.names),
-                            tuple(self.in_shape) + tuple(self.out_shape))
+        kernel = self.param(
+            "kernel",
+            nn.with_logical_partitioning(init, self.names),
+            tuple(self.in_shape) + tuple(self.out_shape),
+        )
         letters = "ijklmn"
-        k_in, k_out = letters[:len(self.in_shape)], letters[len(self.in_shape):][:len(self.out_shape)]
+        k_in, k_out = letters[: len(self.in_shape)], letters[len(self.in_shape) :][: len(self.out_shape)]
         return jnp.einsum(f"...{k_in},{k_in}{k_out}->...{k_out}", x, kernel.astype(x.dtype))
 
 
@@ -101,9 +106,12 @@ class ToyTransformer(nn.Module):
 
     @nn.compact
     def __call__(self, tokens, deterministic=True):
-        table = nn.Embed(self.vocab, self.embed, name="embed",
-                         embedding_init=nn.with_logical_partitioning(
-                             nn.initializers.normal(1.0), ("vocab", "embed")))
+        table = nn.Embed(
+            self.vocab,
+            self.embed,
+            name="embed",
+            embedding_init=nn.with_logical_partitioning(nn.initializers.normal(1.0), ("vocab", "embed")),
+        )
         # No position embedding: the causal toy tasks need none.
         x = nn.with_logical_constraint(table(tokens), ("batch", "length", "embed"))
         for i in range(self.layers):
@@ -116,17 +124,23 @@ def mlp_loss(model):
         pred = model.apply({"params": params}, batch["x"])
         loss = jnp.mean((pred.astype(jnp.float32) - batch["y"]) ** 2)
         return loss, {}
+
     return loss_fn
 
 
 def lm_loss(model, train=True):
     def loss_fn(params, batch, rng=None):
         tokens = batch["tokens"]
-        logits = model.apply({"params": params}, tokens[:, :-1], deterministic=not train,
-                             rngs={"dropout": rng} if train and rng is not None else None)
+        logits = model.apply(
+            {"params": params},
+            tokens[:, :-1],
+            deterministic=not train,
+            rngs={"dropout": rng} if train and rng is not None else None,
+        )
         ce = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), tokens[:, 1:])
         acc = jnp.mean(jnp.argmax(logits, -1) == tokens[:, 1:])
         return jnp.mean(ce), {"accuracy": acc}
+
     return loss_fn
 
 
@@ -144,8 +158,16 @@ def random_regression(n, features, seed=0):
     return {"x": x, "y": np.tanh(x @ w).astype(np.float32)}
 
 
-def run_toy_training(out_dir, max_steps=12, mesh_shape=(4, 2, 1), ckpt_every=4, log_every=1,
-                     dropout=0.1, step_delay=0.0, async_checkpoints=True):
+def run_toy_training(
+    out_dir,
+    max_steps=12,
+    mesh_shape=(4, 2, 1),
+    ckpt_every=4,
+    log_every=1,
+    dropout=0.1,
+    step_delay=0.0,
+    async_checkpoints=True,
+):
     """Train ToyTransformer on counting sequences through the full stack (used by the resume
     test, and runnable as `python -m train_kit.toy OUT_DIR [MAX_STEPS] [STEP_DELAY]`)."""
     import time
@@ -155,18 +177,38 @@ def run_toy_training(out_dir, max_steps=12, mesh_shape=(4, 2, 1), ckpt_every=4, 
 
     model = ToyTransformer(vocab=16, embed=16, heads=4, mlp=32, dropout=dropout)
     tokens = random_tokens(64, 9, 16, seed=0)
-    ocfg = OptimConfig(lr=1e-2, clip_norm=1.0, warmup_steps=2, warmup_offset=1,
-                       decay="linear", decay_steps=20, final_lr_fraction=0.1)
+    ocfg = OptimConfig(
+        lr=1e-2,
+        clip_norm=1.0,
+        warmup_steps=2,
+        warmup_offset=1,
+        decay="linear",
+        decay_steps=20,
+        final_lr_fraction=0.1,
+    )
     tx, schedule = optim.make_optimizer(ocfg)
     m = mesh.make_mesh(MeshConfig(*mesh_shape))
     state, shardings = sharding.create_train_state(
-        lambda rng: model.init(rng, tokens["tokens"][:2, :-1])["params"], tx, m, seed=0)
+        lambda rng: model.init(rng, tokens["tokens"][:2, :-1])["params"], tx, m, seed=0
+    )
     train_step = step.make_train_step(lm_loss(model), tx, shardings, mesh.batch_sharding(m))
-    cfg = TrainConfig(max_steps=max_steps, ckpt_every=ckpt_every, log_every=log_every,
-                      out_dir=str(out_dir), async_checkpoints=async_checkpoints)
+    cfg = TrainConfig(
+        max_steps=max_steps,
+        ckpt_every=ckpt_every,
+        log_every=log_every,
+        out_dir=str(out_dir),
+        async_checkpoints=async_checkpoints,
+    )
     hooks = [lambda *_: time.sleep(step_delay)] if step_delay else []
-    return fit.fit(state, train_step, data.ArrayIterator(tokens, 8, seed=0), cfg, mesh=m,
-                   lr_fn=lambda s: optim.learning_rate(schedule, s, ocfg), hooks=hooks)
+    return fit.fit(
+        state,
+        train_step,
+        data.ArrayIterator(tokens, 8, seed=0),
+        cfg,
+        mesh=m,
+        lr_fn=lambda s: optim.learning_rate(schedule, s, ocfg),
+        hooks=hooks,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,15 +224,24 @@ class ToyConfig:
     data: ToyDataConfig = ToyDataConfig()
     embed: int = 16
     dropout: float = 0.1
-    optim: OptimConfig = OptimConfig(lr=1e-2, clip_norm=1.0, warmup_steps=2, warmup_offset=1,
-                                     decay="linear", decay_steps=20, final_lr_fraction=0.1)
-    train: TrainConfig = TrainConfig(max_steps=12, eval_every=4, keep_best_metric="eval_loss",
-                                     log_every=1, async_checkpoints=False)
+    optim: OptimConfig = OptimConfig(
+        lr=1e-2,
+        clip_norm=1.0,
+        warmup_steps=2,
+        warmup_offset=1,
+        decay="linear",
+        decay_steps=20,
+        final_lr_fraction=0.1,
+    )
+    train: TrainConfig = TrainConfig(
+        max_steps=12, eval_every=4, keep_best_metric="eval_loss", log_every=1, async_checkpoints=False
+    )
     mesh: MeshConfig = MeshConfig()
 
 
 class ToyTask(Task):
     """Counting sequences through the one driver (tests and the multi-host check)."""
+
     system = "toy"
 
     def setup(self, cfg):
@@ -198,8 +249,9 @@ class ToyTask(Task):
         return cfg, random_tokens(d.examples, d.length, d.vocab, seed=cfg.train.seed)
 
     def model(self, cfg):
-        return ToyTransformer(vocab=cfg.data.vocab, embed=cfg.embed, heads=4, mlp=2 * cfg.embed,
-                              dropout=cfg.dropout)
+        return ToyTransformer(
+            vocab=cfg.data.vocab, embed=cfg.embed, heads=4, mlp=2 * cfg.embed, dropout=cfg.dropout
+        )
 
     def example_batch(self, cfg, data, rows):
         return {"tokens": data["tokens"][:rows]}
@@ -217,16 +269,32 @@ class ToyTask(Task):
         from train_kit.data import ArrayIterator
 
         size = cfg.data.batch_size
+
         def eval_data():
-            return ArrayIterator(data, size, shuffle=False, num_epochs=1,
-                                 process_index=process_index, process_count=process_count)
-        return (ArrayIterator(data, size, seed=cfg.train.seed, process_index=process_index,
-                              process_count=process_count), eval_data)
+            return ArrayIterator(
+                data,
+                size,
+                shuffle=False,
+                num_epochs=1,
+                process_index=process_index,
+                process_count=process_count,
+            )
+
+        return (
+            ArrayIterator(
+                data, size, seed=cfg.train.seed, process_index=process_index, process_count=process_count
+            ),
+            eval_data,
+        )
 
 
 if __name__ == "__main__":
     import sys
+
     args = sys.argv[1:]
-    result = run_toy_training(args[0], max_steps=int(args[1]) if len(args) > 1 else 12,
-                              step_delay=float(args[2]) if len(args) > 2 else 0.0)
+    result = run_toy_training(
+        args[0],
+        max_steps=int(args[1]) if len(args) > 1 else 12,
+        step_delay=float(args[2]) if len(args) > 2 else 0.0,
+    )
     print(f"{result.status} at step {result.step}")

@@ -1,4 +1,5 @@
 """`arranger-jax baseline`: learn the rule-based baselines on the train split, score the test split."""
+
 HELP = "run the baselines (most-common, zone, closest-pitch, MLP) on a prepared dataset's test split"
 
 RULES = ("most_common", "zone", "zone_oracle", "closest", "closest_mono", "mlp", "mlp_oracle")
@@ -6,8 +7,11 @@ RULES = ("most_common", "zone", "zone_oracle", "closest", "closest_mono", "mlp",
 
 def add_arguments(parser):
     parser.add_argument("--data", required=True, help="dataset folder written by `arranger-jax prepare`")
-    parser.add_argument("--only", default=",".join(r for r in RULES if not r.startswith("mlp")),
-                        help=f"comma-separated subset of {','.join(RULES)}")
+    parser.add_argument(
+        "--only",
+        default=",".join(r for r in RULES if not r.startswith("mlp")),
+        help=f"comma-separated subset of {','.join(RULES)}",
+    )
     parser.add_argument("--json", help="where to write the scores (default: DATA/baselines.json)")
     parser.add_argument("--mlp-epochs", type=int, default=100, help="MLP: most epochs (patience 5)")
     parser.add_argument("--mlp-steps", type=int, default=500, help="MLP: steps per epoch")
@@ -20,7 +24,10 @@ def run(args):
     import numpy as np
     from tqdm import tqdm
 
-    from arranger_jax import baselines as B, data, features as F, labels, metrics as M, paper_results
+    from arranger_jax import baselines as B
+    from arranger_jax import data, labels, paper_results
+    from arranger_jax import features as F
+    from arranger_jax import metrics as M
     from music_codecs.errors import UserError
 
     rules = [r.strip() for r in args.only.split(",") if r.strip()]
@@ -60,19 +67,24 @@ def run(args):
         score("zone_oracle", preds, subset)
     for key, mono in (("closest", False), ("closest_mono", True)):
         if key in rules:
-            preds = [B.closest_pitch(p.time, p.pitch, p.duration, F.first_indices(p.label, k), k, mono)
-                     for p in tqdm(test, desc=key, leave=False)]
+            preds = [
+                B.closest_pitch(p.time, p.pitch, p.duration, F.first_indices(p.label, k), k, mono)
+                for p in tqdm(test, desc=key, leave=False)
+            ]
             score(key, preds)
     if "mlp" in rules or "mlp_oracle" in rules:
         from arranger_jax import mlp_baseline
-        params = mlp_baseline.train(train, valid, k, epochs=args.mlp_epochs,
-                                    steps_per_epoch=args.mlp_steps)
+
+        params = mlp_baseline.train(train, valid, k, epochs=args.mlp_epochs, steps_per_epoch=args.mlp_steps)
         if "mlp_oracle" in rules:
             score("mlp_oracle", [mlp_baseline.predict(params, p, k, oracle=True) for p in test])
         if "mlp" in rules:
             subset = [p for p in test if p.name in sample_names]
-            score("mlp", [mlp_baseline.predict(params, p, k) for p in tqdm(subset, desc="mlp", leave=False)],
-                  subset)
+            score(
+                "mlp",
+                [mlp_baseline.predict(params, p, k) for p in tqdm(subset, desc="mlp", leave=False)],
+                subset,
+            )
     out = Path(args.json) if args.json else Path(args.data) / "baselines.json"
     previous = json.loads(out.read_text()) if out.exists() else {}
     previous.update(results)

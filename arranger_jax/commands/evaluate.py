@@ -1,13 +1,22 @@
 """`arranger-jax evaluate`: gather baseline and model test scores into the paper's Table 2 layout."""
+
 HELP = "print our test accuracies beside the paper's Table 2 (baselines.json + runs' run.json test metrics)"
 
 
 def add_arguments(parser):
-    parser.add_argument("--data", action="append", required=True,
-                        help="prepared dataset folder(s) holding baselines.json (repeat the flag)")
-    parser.add_argument("--runs", action="append", default=[],
-                        help="folder(s) searched for Arranger run folders (run.json with test metrics, "
-                             "from `arranger-jax train` or `convert-reference --data`)")
+    parser.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        help="prepared dataset folder(s) holding baselines.json (repeat the flag)",
+    )
+    parser.add_argument(
+        "--runs",
+        action="append",
+        default=[],
+        help="folder(s) searched for Arranger run folders (run.json with test metrics, "
+        "from `arranger-jax train` or `convert-reference --data`)",
+    )
     parser.add_argument("--json", help="also write the gathered scores here")
 
 

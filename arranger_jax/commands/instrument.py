@@ -1,4 +1,5 @@
 """`arranger-jax instrument`: arrange a solo (or downmixed) piece for the parts a model was trained on."""
+
 import argparse
 
 HELP = "label every note of a MIDI/MusicXML piece with a trained model; write multitrack MIDI, PNG and WAV"
@@ -6,16 +7,24 @@ HELP = "label every note of a MIDI/MusicXML piece with a trained model; write mu
 
 def add_arguments(parser):
     run = parser.add_mutually_exclusive_group(required=True)
-    run.add_argument("--checkpoint", metavar="RUN",
-                     help="run folder written by `arranger-jax train` or `convert-reference`")
+    run.add_argument(
+        "--checkpoint",
+        metavar="RUN",
+        help="run folder written by `arranger-jax train` or `convert-reference`",
+    )
     run.add_argument("--model", dest="checkpoint", help=argparse.SUPPRESS)  # the old spelling
     parser.add_argument("input", help="MIDI or MusicXML file (all non-drum tracks are merged)")
-    parser.add_argument("--out", help="output folder (default: the input's folder; files are named <stem>_arranged.*)")
+    parser.add_argument(
+        "--out", help="output folder (default: the input's folder; files are named <stem>_arranged.*)"
+    )
     parser.add_argument("out_dir", nargs="?", help=argparse.SUPPRESS)  # the old positional spelling
     parser.add_argument("--no-wav", action="store_true", help="skip audio rendering")
-    parser.add_argument("--stream", action="store_true",
-                        help="label the notes one at a time as a live performance would arrive "
-                             "(online models: LSTM, Transformer-Dec) and report the time per note")
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="label the notes one at a time as a live performance would arrive "
+        "(online models: LSTM, Transformer-Dec) and report the time per note",
+    )
 
 
 def run(args):
@@ -24,7 +33,8 @@ def run(args):
     import jax
     import numpy as np
 
-    from arranger_jax import features as F, instrument
+    from arranger_jax import features as F
+    from arranger_jax import instrument
     from arranger_jax.load import load
     from music_codecs.midi_write import write_midi
     from music_codecs.pianoroll import save_pianoroll_png
@@ -48,8 +58,10 @@ def run(args):
     out = Path(args.out or args.out_dir or Path(args.input).parent)
     out.mkdir(parents=True, exist_ok=True)
     arranged = instrument.arranged_table(piece, parts, dataset, table, drums)
-    written = [write_midi(arranged, out / f"{stem}_arranged.mid"),
-               save_pianoroll_png(arranged, out / f"{stem}_arranged.png", title=f"{stem} ({config.name})")]
+    written = [
+        write_midi(arranged, out / f"{stem}_arranged.mid"),
+        save_pianoroll_png(arranged, out / f"{stem}_arranged.png", title=f"{stem} ({config.name})"),
+    ]
     if not args.no_wav:
         render_wav(arranged, out / f"{stem}_arranged.wav")
         written.append(str(out / f"{stem}_arranged.wav"))
@@ -70,8 +82,9 @@ def _stream(config, params, batch):
     from music_codecs.errors import UserError
 
     if not config.online:
-        raise UserError(f"--stream needs an online model (LSTM or Transformer-Dec); "
-                        f"{config.name} looks ahead")
+        raise UserError(
+            f"--stream needs an online model (LSTM or Transformer-Dec); {config.name} looks ahead"
+        )
     labeller = StreamingLabeller(config, params)
     notes = len(batch["pitch"][0])
     labeller.step(labeller.start(), note_inputs(batch, 0))[0].block_until_ready()  # compile

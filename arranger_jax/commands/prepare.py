@@ -1,19 +1,29 @@
 """`arranger-jax prepare`: build a labelled dataset with seeded train/valid/test splits."""
+
 HELP = "build a part-labelled dataset (bach/quartets from the music21 corpus, or a local MIDI folder)"
 
 
 def add_arguments(parser):
-    parser.add_argument("dataset", choices=("bach", "quartets", "musicnet", "nes", "lmd"),
-                        help="bach and quartets come with music21; musicnet, nes and lmd need --input")
+    parser.add_argument(
+        "dataset",
+        choices=("bach", "quartets", "musicnet", "nes", "lmd"),
+        help="bach and quartets come with music21; musicnet, nes and lmd need --input",
+    )
     parser.add_argument("--out", help="output folder (default: data/arranger/DATASET, which `train` reads)")
-    parser.add_argument("--input", "--source", dest="input",
-                        help="local folder of MIDI files (musicnet, nes, lmd)")
-    parser.add_argument("--id-list", help="lmd: file whose first column lists the MIDI md5 ids to keep "
-                        "(the LPD 'cleansed' list)")
+    parser.add_argument(
+        "--input", "--source", dest="input", help="local folder of MIDI files (musicnet, nes, lmd)"
+    )
+    parser.add_argument(
+        "--id-list",
+        help="lmd: file whose first column lists the MIDI md5 ids to keep (the LPD 'cleansed' list)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--exact-split", action="store_true",
-                        help="cut a seeded shuffle 8:1:1 instead of the reference's independent "
-                        "per-file draws (default for quartets, whose 46 files can leave a split empty)")
+    parser.add_argument(
+        "--exact-split",
+        action="store_true",
+        help="cut a seeded shuffle 8:1:1 instead of the reference's independent "
+        "per-file draws (default for quartets, whose 46 files can leave a split empty)",
+    )
     parser.add_argument("--limit", type=int, help="only the first N corpus files (quick tries)")
 
 
@@ -39,8 +49,9 @@ def run(args):
     if not pieces:
         raise UserError(f"no usable pieces found for {args.dataset} ({len(skipped)} skipped)")
     exact = args.exact_split or args.dataset == "quartets"
-    info = data.save_dataset(pieces, skipped, out, args.dataset, seed=args.seed, given=given,
-                             exact_split=exact)
+    info = data.save_dataset(
+        pieces, skipped, out, args.dataset, seed=args.seed, given=given, exact_split=exact
+    )
     print(json.dumps(info, indent=2))
     for name, reason in skipped[:20]:
         print(f"skipped {name}: {reason}")

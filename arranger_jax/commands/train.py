@@ -1,4 +1,5 @@
 """`arranger-jax train`: train a part-separation model and score it on the test split."""
+
 from train_kit.cli import add_config_arguments, config_from_args
 
 HELP = "train an Arranger model from a config file (configs/arranger/*.py) and test the best checkpoint"
@@ -24,9 +25,20 @@ def run(args):
     if jax.process_index():
         return
     cfg, metrics = result.config, result.metrics
-    print(json.dumps({"model": cfg.model.name, "table_key": table_key(cfg.model),
-                      "dataset": cfg.data.dataset, "status": result.status, "steps": result.step,
-                      "best_step": result.best_step, "best_eval_loss": result.best_metric,
-                      "run": result.run_dir}, indent=2))
+    print(
+        json.dumps(
+            {
+                "model": cfg.model.name,
+                "table_key": table_key(cfg.model),
+                "dataset": cfg.data.dataset,
+                "status": result.status,
+                "steps": result.step,
+                "best_step": result.best_step,
+                "best_eval_loss": result.best_metric,
+                "run": result.run_dir,
+            },
+            indent=2,
+        )
+    )
     if "test_accuracy" in metrics:
         print(f"test accuracy {100 * metrics['test_accuracy']:.2f} % on {int(metrics['test_notes'])} notes")

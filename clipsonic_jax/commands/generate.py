@@ -31,8 +31,7 @@ def run(args):
     else:
         emb = clip.embed_texts(args.text)
         names = [re.sub(r"[^A-Za-z0-9]+", "_", t).strip("_")[:40] or "query" for t in args.text]
-    mels = model.generate(emb, seed=args.seed, steps=args.steps, guidance=args.guidance,
-                          sampler=args.sampler)
+    mels = model.generate(emb, seed=args.seed, steps=args.steps, guidance=args.guidance, sampler=args.sampler)
     for name, query, mel in zip(names, args.image or args.text, mels):
         wav, png = write_outputs(os.path.join(args.out, name), mel, model, title=str(query))
         print(f"{query}: {wav} {png}")

@@ -12,5 +12,6 @@ def add_arguments(parser):
 
 def run(args):
     from clipsonic_jax.synthetic import write_dataset
+
     rows = write_dataset(args.out, args.clips, seed=args.seed, seconds=args.seconds, progress=True)
     print(f"wrote {len(rows)} clips to {args.out} (labels.csv beside them)")

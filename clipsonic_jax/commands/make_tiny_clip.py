@@ -10,6 +10,9 @@ def add_arguments(parser):
 
 def run(args):
     from clipsonic_jax.clip_load import DEMO_CLIP, write_tiny_clip
+
     cfg = write_tiny_clip(args.out, seed=args.seed, **DEMO_CLIP)
-    print(f"tiny random CLIP ({cfg.projection_dim}-d embeddings) in {args.out}; it knows nothing, "
-          "use a real checkpoint (e.g. openai/clip-vit-large-patch14) for real queries")
+    print(
+        f"tiny random CLIP ({cfg.projection_dim}-d embeddings) in {args.out}; it knows nothing, "
+        "use a real checkpoint (e.g. openai/clip-vit-large-patch14) for real queries"
+    )

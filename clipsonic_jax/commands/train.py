@@ -1,4 +1,5 @@
 """`clipsonic-jax train`: train the CLIP-conditioned mel diffusion model (resumes from --out)."""
+
 from train_kit.cli import add_config_arguments, config_from_args
 
 HELP = "train the CLIP-conditioned mel diffusion model from a config (e.g. configs/clipsonic/tiny.py)"
@@ -21,7 +22,12 @@ def run(args):
     print(f"{result.status} at step {result.step}")
     if result.run_dir:
         best = cfg.train.keep_best_metric
-        which = (f"the best by {best} (step {result.best_step}, {result.best_metric:.6g})"
-                 if best and result.best_step is not None else f"step {result.step}")
-        print(f"model: {result.run_dir}, {which} "
-              f"(use: clipsonic-jax generate --checkpoint {result.run_dir} ...)")
+        which = (
+            f"the best by {best} (step {result.best_step}, {result.best_metric:.6g})"
+            if best and result.best_step is not None
+            else f"step {result.step}"
+        )
+        print(
+            f"model: {result.run_dir}, {which} "
+            f"(use: clipsonic-jax generate --checkpoint {result.run_dir} ...)"
+        )

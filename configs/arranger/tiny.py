@@ -1,4 +1,5 @@
 """A tiny Arranger LSTM for CPU smoke runs: 2 layers of 16 units, 64-note windows, 40 steps."""
+
 import dataclasses
 
 from arranger_jax.config import experiment

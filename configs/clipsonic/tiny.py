@@ -13,6 +13,7 @@ clips); then
 `clipsonic-jax make-synthetic --out UNSEEN --clips 60 --seed 123`) gave pitch accuracy 0.850 on
 60 unseen clips against chance 0.167 (DDIM 50 steps, guidance 3; 0.717 at guidance 1).
 """
+
 from clipsonic_jax.config import Config, DataConfig, DiffusionConfig, SampleConfig, UNetConfig
 from music_codecs.mel import MelConfig
 from train_kit.config import MeshConfig, OptimConfig, TrainConfig
@@ -22,16 +23,31 @@ STEPS = 2000
 
 def get_config():
     return Config(
-        data=DataConfig(path="data/clipsonic/synthetic-tiny", clip_dir="data/clipsonic/tiny-clip",
-                        make_tiny_clip=True, synthetic_clips=48, batch_size=8, eval_every_nth=5),
+        data=DataConfig(
+            path="data/clipsonic/synthetic-tiny",
+            clip_dir="data/clipsonic/tiny-clip",
+            make_tiny_clip=True,
+            synthetic_clips=48,
+            batch_size=8,
+            eval_every_nth=5,
+        ),
         mel=MelConfig(n_mels=32, clip_samples=16384),
         unet=UNetConfig.tiny(),
         diffusion=DiffusionConfig(timesteps=1000, schedule="cosine", prediction="eps", cond_drop=0.1),
         sample=SampleConfig(sampler="ddim", steps=50, guidance=3.0, griffin_lim_iters=32),
-        optim=OptimConfig(lr=2e-3, warmup_steps=20, decay="cosine", decay_steps=STEPS,
-                          final_lr_fraction=0.1, clip_norm=1.0),
-        train=TrainConfig(max_steps=STEPS, eval_every=500, ckpt_every=0, keep_last=1,
-                          keep_best_metric="eval_loss", log_every=25, seed=0,
-                          out_dir="runs/clipsonic/tiny", async_checkpoints=False),
+        optim=OptimConfig(
+            lr=2e-3, warmup_steps=20, decay="cosine", decay_steps=STEPS, final_lr_fraction=0.1, clip_norm=1.0
+        ),
+        train=TrainConfig(
+            max_steps=STEPS,
+            eval_every=500,
+            ckpt_every=0,
+            keep_last=1,
+            keep_best_metric="eval_loss",
+            log_every=25,
+            seed=0,
+            out_dir="runs/clipsonic/tiny",
+            async_checkpoints=False,
+        ),
         mesh=MeshConfig(),
     )

@@ -4,6 +4,7 @@
         --splits REFERENCE_REPO/data/lmd/processed       # the authors' split lists
     mmt-jax train --config configs/mmt/lmd.py
 """
+
 from configs.mmt import sod
 
 

@@ -4,6 +4,7 @@
         --splits REFERENCE_REPO/data/snd/processed       # the authors' split lists
     mmt-jax train --config configs/mmt/snd.py
 """
+
 from configs.mmt import sod
 
 

@@ -10,6 +10,7 @@ without improvement (the reference's counter > 20). Variants: `model.pos_emb=rot
 `model.pos_emb=none` (NPE). Reference loss parity: `loss.mask_padding=False
 data.pad_to_max=False data.pad_multiple=1`.
 """
+
 from mmt_jax.config import Config, DataConfig, LossConfig, MMTConfig, paper_optim
 from train_kit.config import MeshConfig, TrainConfig
 
@@ -22,8 +23,17 @@ def get_config(data_path=DATA_PATH, out_dir="runs/mmt/sod"):
         data=DataConfig(path=data_path, batch_size=8),
         loss=LossConfig(mask_padding=True),
         optim=paper_optim(),
-        train=TrainConfig(max_steps=200_000, eval_every=1000, ckpt_every=1000, keep_last=3,
-                          keep_best_metric="eval_loss", best_mode="min", patience=21,
-                          log_every=100, seed=0, out_dir=out_dir),
+        train=TrainConfig(
+            max_steps=200_000,
+            eval_every=1000,
+            ckpt_every=1000,
+            keep_last=3,
+            keep_best_metric="eval_loss",
+            best_mode="min",
+            patience=21,
+            log_every=100,
+            seed=0,
+            out_dir=out_dir,
+        ),
         mesh=MeshConfig(),
     )

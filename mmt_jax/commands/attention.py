@@ -4,14 +4,20 @@ HELP = "self-attention analysis: per-head relative attention gain for beat, posi
 
 
 def add_arguments(parser):
-    parser.add_argument("--checkpoint", required=True,
-                        help="run folder from `mmt-jax train` (its --out) or `convert-reference`")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="run folder from `mmt-jax train` (its --out) or `convert-reference`",
+    )
     parser.add_argument("--data", required=True, help="prepared folder (with test-names.txt)")
     parser.add_argument("--num-pieces", type=int, default=100, help="first N test pieces")
     parser.add_argument("--layer", type=int, default=-1, help="layer analysed (default: last)")
-    parser.add_argument("--reference-variant", action="store_true",
-                        help="count pairs as the reference code does (diagonal in the attention, "
-                             "the full square in the baseline) instead of the paper's s > t")
+    parser.add_argument(
+        "--reference-variant",
+        action="store_true",
+        help="count pairs as the reference code does (diagonal in the attention, "
+        "the full square in the baseline) instead of the paper's s > t",
+    )
     parser.add_argument("--out", default="attention", help="folder for attention.json and PNGs")
 
 
@@ -19,10 +25,10 @@ def run(args):
     import json
     from pathlib import Path
 
-    from music_codecs.errors import UserError
     from mmt_jax import attention
     from mmt_jax.evaluate import load_test_pieces
     from mmt_jax.load import load
+    from music_codecs.errors import UserError
 
     if args.num_pieces < 1:
         raise UserError("--num-pieces must be positive")
@@ -34,13 +40,11 @@ def run(args):
     for name, reason in skipped:
         print(f"skipped {name}: {reason}")
     definition = "reference" if args.reference_variant else "paper"
-    stats = attention.analyse(params, model_cfg, pieces,
-                              definition=definition, layer=args.layer)
+    stats = attention.analyse(params, model_cfg, pieces, definition=definition, layer=args.layer)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = attention.to_json(stats, definition, args.layer)
-    result.update(checkpoint=str(args.checkpoint), pieces=len(names),
-                  skipped=[name for name, _ in skipped])
+    result.update(checkpoint=str(args.checkpoint), pieces=len(names), skipped=[name for name, _ in skipped])
     (out / "attention.json").write_text(json.dumps(result) + "\n")
     pngs = attention.plot_gain(stats, out, f" ({definition}, layer {args.layer})")
     for name, st in stats.items():

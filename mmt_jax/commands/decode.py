@@ -4,16 +4,18 @@ HELP = "decode MMT code rows (.npy/.csv) into a MIDI file (100 qpm) or a note ar
 
 
 def add_arguments(parser):
-    parser.add_argument("codes", help=".npy/.csv with rows (type, beat, position, pitch, "
-                                      "duration, instrument)")
+    parser.add_argument(
+        "codes", help=".npy/.csv with rows (type, beat, position, pitch, duration, instrument)"
+    )
     parser.add_argument("out", help="output .mid/.midi, or .npy/.csv for the note array")
 
 
 def run(args):
     import numpy as np
 
+    from mmt_jax import codec
+    from mmt_jax import notes as notes_lib
     from music_codecs.errors import UserError
-    from mmt_jax import codec, notes as notes_lib
 
     codes = notes_lib.load_array(args.codes, 6)
     try:
@@ -23,6 +25,7 @@ def run(args):
     out = args.out.lower()
     if out.endswith((".mid", ".midi")):
         from music_codecs.midi_write import write_midi
+
         write_midi(codec.notes_to_table(notes), args.out)
     elif out.endswith(".csv"):
         notes_lib.save_csv(args.out, notes)

@@ -4,20 +4,33 @@ HELP = "encode a note array (.npy/.csv, or a MIDI/MusicXML file) into MMT code r
 
 
 def add_arguments(parser):
-    parser.add_argument("notes", help="note array .npy/.csv with rows (beat, position, pitch, "
-                                      "duration, program), or a .mid/.midi/.xml/.mxl file")
-    parser.add_argument("codes", help="output .npy (or .csv) with rows (type, beat, position, "
-                                      "pitch, duration, instrument)")
-    parser.add_argument("--max-beat", type=int, default=1024,
-                        help="notes on later beats are skipped (the reference's MAX_BEAT)")
-    parser.add_argument("--backend", choices=("symusic", "pretty_midi"), default="symusic",
-                        help="MIDI reader for a music-file input")
+    parser.add_argument(
+        "notes",
+        help="note array .npy/.csv with rows (beat, position, pitch, "
+        "duration, program), or a .mid/.midi/.xml/.mxl file",
+    )
+    parser.add_argument(
+        "codes", help="output .npy (or .csv) with rows (type, beat, position, pitch, duration, instrument)"
+    )
+    parser.add_argument(
+        "--max-beat",
+        type=int,
+        default=1024,
+        help="notes on later beats are skipped (the reference's MAX_BEAT)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("symusic", "pretty_midi"),
+        default="symusic",
+        help="MIDI reader for a music-file input",
+    )
 
 
 def run(args):
     import numpy as np
 
-    from mmt_jax import codec, notes as notes_lib
+    from mmt_jax import codec
+    from mmt_jax import notes as notes_lib
 
     path = args.notes
     if path.lower().endswith(notes_lib.MIDI_SUFFIXES + notes_lib.MUSICXML_SUFFIXES):
@@ -28,6 +41,7 @@ def run(args):
         codes = codec.encode_notes(notes, max_beat=args.max_beat)
     except ValueError as err:
         from music_codecs.errors import UserError
+
         raise UserError(f"{path}: {err}") from None
     if args.codes.lower().endswith(".csv"):
         notes_lib.save_csv(args.codes, codes, notes_lib.CODES_HEADER)

@@ -4,34 +4,51 @@ HELP = "score unconditional samples and test pieces (Table 3): entropy, scale, g
 
 
 def add_arguments(parser):
-    parser.add_argument("--checkpoint", required=True,
-                        help="run folder from `mmt-jax train` (its --out) or `convert-reference`")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="run folder from `mmt-jax train` (its --out) or `convert-reference`",
+    )
     parser.add_argument("--data", required=True, help="prepared folder (with test-names.txt)")
-    parser.add_argument("--num-samples", type=int, default=100,
-                        help="generated samples, and test pieces at most")
+    parser.add_argument(
+        "--num-samples", type=int, default=100, help="generated samples, and test pieces at most"
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--max-events", type=int, default=1024,
-                        help="events generated after start-of-song at most")
-    parser.add_argument("--truth-rows", type=int, default=1024,
-                        help="test pieces are capped to this many event rows before decoding "
-                             "(the paper: 1024, its sequence length)")
+    parser.add_argument(
+        "--max-events", type=int, default=1024, help="events generated after start-of-song at most"
+    )
+    parser.add_argument(
+        "--truth-rows",
+        type=int,
+        default=1024,
+        help="test pieces are capped to this many event rows before decoding "
+        "(the paper: 1024, its sequence length)",
+    )
     parser.add_argument("--out", default="evaluation", help="folder for evaluate.{json,md}")
 
 
 def run(args):
-    from music_codecs.errors import UserError
     from mmt_jax.evaluate import evaluate, markdown, write
     from mmt_jax.load import load
+    from music_codecs.errors import UserError
 
     if args.temperature <= 0 or args.max_events < 1 or args.truth_rows < 2:
         raise UserError("--temperature, --max-events and --truth-rows must be positive")
     params, run_cfg = load(args.checkpoint)
     model_cfg = run_cfg.model
-    result = evaluate(params, model_cfg, args.data, num_samples=args.num_samples,
-                      batch_size=args.batch_size, seed=args.seed, temperature=args.temperature,
-                      max_events=args.max_events, truth_rows=args.truth_rows)
+    result = evaluate(
+        params,
+        model_cfg,
+        args.data,
+        num_samples=args.num_samples,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        temperature=args.temperature,
+        max_events=args.max_events,
+        truth_rows=args.truth_rows,
+    )
     result["settings"]["checkpoint"] = str(args.checkpoint)
     json_path, md_path = write(result, args.out)
     skipped = result["settings"]["skipped_test_pieces"]

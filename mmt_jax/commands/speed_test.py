@@ -4,8 +4,11 @@ HELP = "time unconditional generation (Table 2): notes per second and mean sampl
 
 
 def add_arguments(parser):
-    parser.add_argument("--checkpoint", required=True,
-                        help="run folder from `mmt-jax train` (its --out) or `convert-reference`")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="run folder from `mmt-jax train` (its --out) or `convert-reference`",
+    )
     parser.add_argument("--num-samples", type=int, default=100)
     parser.add_argument("--max-events", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
@@ -20,9 +23,9 @@ def run(args):
 
     import jax
 
-    from music_codecs.errors import UserError
     from mmt_jax.load import load
     from mmt_jax.speed_test import PAPER, table2
+    from music_codecs.errors import UserError
 
     if args.num_samples < 1 or args.max_events < 1:
         raise UserError("--num-samples and --max-events must be positive")
@@ -30,16 +33,28 @@ def run(args):
         raise UserError("--temperature must be positive")
     params, run_cfg = load(args.checkpoint)
     model_cfg = run_cfg.model
-    result = table2(params, model_cfg, num_samples=args.num_samples, max_events=args.max_events,
-                    seed=args.seed, temperature=args.temperature)
+    result = table2(
+        params,
+        model_cfg,
+        num_samples=args.num_samples,
+        max_events=args.max_events,
+        seed=args.seed,
+        temperature=args.temperature,
+    )
     device = jax.devices()[0]
-    result.update(checkpoint=str(args.checkpoint), jax=jax.__version__,
-                  device=f"{device.platform} ({device.device_kind})", cpus=os.cpu_count(),
-                  machine=platform.processor() or platform.machine())
-    print(f"{result['samples']} samples, {result['notes']} notes in {result['seconds']:.2f} s: "
-          f"{result['notes_per_s']:.1f} notes/s, mean length {result['mean_length_s']:.2f} s "
-          f"at 100 qpm (paper, MMT on SOD: {PAPER['notes_per_s']} notes/s, "
-          f"{PAPER['mean_length_s']} s); {result['device']}")
+    result.update(
+        checkpoint=str(args.checkpoint),
+        jax=jax.__version__,
+        device=f"{device.platform} ({device.device_kind})",
+        cpus=os.cpu_count(),
+        machine=platform.processor() or platform.machine(),
+    )
+    print(
+        f"{result['samples']} samples, {result['notes']} notes in {result['seconds']:.2f} s: "
+        f"{result['notes_per_s']:.1f} notes/s, mean length {result['mean_length_s']:.2f} s "
+        f"at 100 qpm (paper, MMT on SOD: {PAPER['notes_per_s']} notes/s, "
+        f"{PAPER['mean_length_s']} s); {result['device']}"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

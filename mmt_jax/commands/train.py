@@ -1,4 +1,5 @@
 """`mmt-jax train`: train MMT from a config file, through train_kit's driver (resumes from --out)."""
+
 from train_kit.cli import add_config_arguments, config_from_args
 
 HELP = "train MMT from a config file (e.g. configs/mmt/tiny.py, configs/mmt/sod.py)"
@@ -17,9 +18,14 @@ def run(args):
 
     cfg = config_from_args(args, SHORTCUTS)
     result = train(cfg)
-    best = "" if result.best_metric is None else (
-        f", best {cfg.train.keep_best_metric or 'eval_loss'} {result.best_metric:.4f} at step "
-        f"{result.best_step}")
+    best = (
+        ""
+        if result.best_metric is None
+        else (
+            f", best {cfg.train.keep_best_metric or 'eval_loss'} {result.best_metric:.4f} at step "
+            f"{result.best_step}"
+        )
+    )
     print(f"{result.status} at step {result.step}{best}")
     if result.run_dir:
         print(f"run: {result.run_dir} (run.json + params/, read by generate/evaluate --checkpoint)")
