@@ -49,7 +49,7 @@ def run_cli(prog, description, commands, argv=None):
 def add_config_arguments(parser, example, shortcuts):
     """--config, shortcut flags and KEY=VALUE overrides: what every `train` command takes.
 
-    shortcuts: {flag name: (config key, help)}, e.g. {"data": ("data.dir", "prepared data")}.
+    shortcuts: {flag name: (config key, help)}, e.g. {"data": ("data.path", "prepared data")}.
     """
     parser.add_argument(
         "--config", required=True, help=f"a Python config file with get_config(), e.g. {example}"
