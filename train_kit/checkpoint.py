@@ -18,6 +18,7 @@ CheckpointError, one line.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import jax
@@ -26,6 +27,14 @@ from orbax.checkpoint import checkpoint_managers as cm
 
 from music_codecs.errors import UserError
 from train_kit.sharding import abstract_like
+
+
+def _quiet_untracked(record):
+    """Final and SIGTERM saves carry no eval metrics by design; orbax warns about each."""
+    return "did not provide metrics" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_quiet_untracked)
 
 
 class CheckpointError(UserError):
