@@ -20,18 +20,17 @@ Unreadable videos are skipped, counted and named.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import shutil
-import socket
 
 import numpy as np
 
 from clipsonic_jax import video
 from clipsonic_jax.synthetic import read_labels
+from music_codecs.atomic import atomic_file, private_name
 from music_codecs.errors import MusicFileError, UserError
 from music_codecs.mel import MelConfig, fit_clip, wave_to_mel
 
@@ -145,9 +144,9 @@ def prepare(data_dir, cache_dir, clip, cfg: MelConfig = MelConfig(), progress=Tr
     )
     os.makedirs(cache_dir, exist_ok=True)
     # Arrays first, meta.json (the fingerprint) last: a reader never sees new meta with old arrays.
-    with _atomic(arr_path) as f:
+    with atomic_file(arr_path) as f:
         np.savez(f, mels=cache.mels, embeddings=cache.embeddings, times=cache.times)
-    with _atomic(meta_path) as f:
+    with atomic_file(meta_path) as f:
         f.write(
             json.dumps(
                 {
@@ -160,24 +159,6 @@ def prepare(data_dir, cache_dir, clip, cfg: MelConfig = MelConfig(), progress=Tr
             ).encode()
         )
     return cache
-
-
-def _private():
-    """A name no other process of the job uses (hosts may share the file system)."""
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
-@contextlib.contextmanager
-def _atomic(path):
-    """A binary file that appears at `path` only once complete (per-process temporary name)."""
-    tmp = f"{path}.{_private()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def make_dataset(mels, embeddings, batch_size, *, train=True, seed=0, process_index=0, process_count=1):
@@ -254,7 +235,7 @@ def build_in_place(target, build):
     """Run build(private folder), then rename that folder to `target` unless another process
     got there first (rename replaces only an empty folder); the loser's copy is discarded."""
     target = os.path.abspath(target)
-    tmp = f"{target}.{_private()}.tmp"
+    tmp = f"{target}.{private_name()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     build(tmp)

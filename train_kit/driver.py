@@ -93,14 +93,9 @@ def _best_params(cfg, result):
     t = cfg.train
     if not (t.out_dir and t.keep_best_metric) or result.best_step in (None, result.step):
         return result.state.params, result.step
-    ckpt = Checkpointer(
-        f"{t.out_dir}/checkpoints", create=False, best_metric=t.keep_best_metric, best_mode=t.best_mode
-    )
+    ckpt = Checkpointer(f"{t.out_dir}/checkpoints", create=False)  # fit kept the best one
     try:
-        best = ckpt.best_step()
-        if best is None or best == result.step:
-            return result.state.params, result.step
-        return ckpt.restore(target=result.state, step=best)[0].params, best
+        return ckpt.restore(target=result.state, step=result.best_step)[0].params, result.best_step
     finally:
         ckpt.close()
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from music_codecs.atomic import atomic_file
 from music_codecs.errors import UserError
 from train_kit.config import to_dict
 
@@ -78,13 +79,12 @@ def library_versions() -> dict:
 
 
 def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_file(path) as f:
+        f.write((json.dumps(obj, indent=2) + "\n").encode())
+
+
+def _floats(metrics) -> dict:
+    return {k: float(v) for k, v in (metrics or {}).items()}
 
 
 def _sync(name):
@@ -121,7 +121,7 @@ def save_run(run_dir, *, system: str, config, params, step=None, metrics=None, *
                 "system": system,
                 "config": to_dict(config),
                 "step": None if step is None else int(step),
-                "metrics": {k: float(v) for k, v in (metrics or {}).items()},
+                "metrics": _floats(metrics),
                 "versions": library_versions(),
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 **to_dict(extra),
@@ -139,7 +139,8 @@ def save_run(run_dir, *, system: str, config, params, step=None, metrics=None, *
 def update_run_info(run_dir, **fields) -> dict:
     """Merge `fields` into run.json (e.g. test metrics computed after the export)."""
     info = read_run_info(run_dir)
-    fields = {k: ({m: float(x) for m, x in v.items()} if k == "metrics" else v) for k, v in fields.items()}
+    if "metrics" in fields:
+        fields["metrics"] = _floats(fields["metrics"])
     for key, value in to_dict(fields).items():
         info[key] = (
             {**info[key], **value} if isinstance(info.get(key), dict) and isinstance(value, dict) else value
