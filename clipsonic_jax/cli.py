@@ -11,6 +11,8 @@ COMMANDS = {
     "make-synthetic": "clipsonic_jax.commands.make_synthetic",
     "make-tiny-clip": "clipsonic_jax.commands.make_tiny_clip",
     "train": "clipsonic_jax.commands.train",
+    "train-prior": "clipsonic_jax.commands.train_prior",
+    "import-prior": "clipsonic_jax.commands.import_prior",
     "generate": "clipsonic_jax.commands.generate",
     "evaluate": "clipsonic_jax.commands.evaluate",
     "modality-gap": "clipsonic_jax.commands.modality_gap",

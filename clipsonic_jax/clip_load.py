@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from clipsonic_jax.clip_model import CLIP, CLIPConfig, normalize
+from clipsonic_jax.clip_model import CLIP, CLIPConfig, eos_positions, normalize
 from music_codecs.errors import UserError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -141,6 +141,17 @@ class LoadedCLIP:
         return jax.jit(lambda p, x: normalize(model.apply({"params": p}, x, method=CLIP.encode_text)))
 
     @functools.cached_property
+    def _text_enc_fn(self):
+        model = CLIP(self.cfg)
+
+        def fn(p, ids):
+            emb, hidden = model.apply({"params": p}, ids, method=CLIP.encode_text_with_hidden)
+            keep = jnp.arange(ids.shape[1])[None] <= eos_positions(self.cfg, ids)[:, None]
+            return normalize(emb), jnp.where(keep[..., None], hidden, 0.0)
+
+        return jax.jit(fn)
+
+    @functools.cached_property
     def tokenizer(self):
         from transformers import CLIPTokenizer
 
@@ -171,6 +182,21 @@ class LoadedCLIP:
     def embed_texts(self, texts):
         """L2-normalised text embeddings [N, proj]."""
         return np.asarray(self._text_fn(self.params, self.tokenize(texts)))
+
+    def embed_texts_with_encodings(self, texts, batch_size=64):
+        """(L2-normalised embeddings [N, proj], text encodings [N, L, H]): the final-norm hidden
+        states, zero after the EOS token, as the DALL-E 2 prior reads them (reference §4.1)."""
+        texts = list(texts)
+        embs, encs = [], []
+        for i in range(0, len(texts), batch_size):
+            e, h = self._text_enc_fn(self.params, self.tokenize(texts[i : i + batch_size]))
+            embs.append(np.asarray(e)), encs.append(np.asarray(h))
+        if not embs:
+            h = self.cfg.text.hidden
+            return np.zeros((0, self.cfg.projection_dim), np.float32), np.zeros(
+                (0, self.cfg.max_positions, h), np.float32
+            )
+        return np.concatenate(embs), np.concatenate(encs)
 
 
 def load_clip(directory):

@@ -225,11 +225,7 @@ class TextTransformer(nn.Module):
         causal = jnp.tril(jnp.ones((n, n), bool))[None, None]
         x = Encoder(cfg.text, cfg.layer_norm_eps, name="encoder")(x, causal)
         x = nn.LayerNorm(cfg.layer_norm_eps, name="final_layer_norm")(x)
-        if cfg.eos_token_id == 2:
-            eos = jnp.argmax(ids, axis=-1)  # legacy configs: EOT 49407 is the largest id
-        else:
-            eos = jnp.argmax(ids == cfg.eos_token_id, axis=-1)
-        return x, x[jnp.arange(ids.shape[0]), eos]
+        return x, x[jnp.arange(ids.shape[0]), eos_positions(cfg, ids)]
 
 
 class CLIP(nn.Module):
@@ -251,11 +247,23 @@ class CLIP(nn.Module):
     def text_hidden_states(self, ids):
         return self.text_model(ids)[0]
 
+    def encode_text_with_hidden(self, ids):
+        """(text embeds [B, proj], final-norm hidden states [B, L, H]) from one pass."""
+        hidden, pooled = self.text_model(ids)
+        return self.text_projection(pooled), hidden
+
     def __call__(self, pixels, ids):
         """(image embeds, text embeds, logits_per_text) like HF CLIPModel (embeds L2-normalised)."""
         img = normalize(self.encode_image(pixels))
         txt = normalize(self.encode_text(ids))
         return img, txt, jnp.exp(self.logit_scale) * txt @ img.T
+
+
+def eos_positions(cfg: CLIPConfig, ids):
+    """int [B]: the EOS position the text tower pools at."""
+    if cfg.eos_token_id == 2:
+        return jnp.argmax(ids, axis=-1)  # legacy configs: EOT 49407 is the largest id
+    return jnp.argmax(ids == cfg.eos_token_id, axis=-1)
 
 
 def normalize(x, eps=1e-12):

@@ -1,10 +1,13 @@
-"""Generate audio from CLIP embeddings with a trained run: CLIPSonic-IQ (image query) and
-CLIPSonic-ZS (text query through CLIP's text encoder, replacing the image embedding).
+"""Generate audio from CLIP embeddings with a trained run: CLIPSonic-IQ (image query),
+CLIPSonic-ZS (text query through CLIP's text encoder, replacing the image embedding) and
+CLIPSonic-PD (the text embedding mapped into the image-embedding space by a diffusion prior).
 
     model = clipsonic_jax.load.load("runs/clipsonic/tiny")     # a Model (below)
     clip = model.clip()                                        # the CLIP folder the run trained with
     logmels = model.generate(clip.embed_texts(["a red circle"]), seed=0)   # [B, n_mels, frames]
     write_outputs("out/red", logmels[0], model)                # out/red.wav + out/red.png
+    prior = clipsonic_jax.prior_load.load("runs/clipsonic/prior-tiny")          # PD
+    logmels = model.generate(prior.text_to_image(clip, ["a red shape"]), seed=0)
 """
 
 from __future__ import annotations

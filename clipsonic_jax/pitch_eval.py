@@ -6,6 +6,7 @@ training mels. A generated mel is assigned the class whose reference band is nea
 measured on held-out clips against chance = 1 / number of classes.
 
     report = pitch_accuracy(model, cache, eval_idx, train_idx)   # model: load.load(RUN)
+    report = pitch_accuracy(..., queries=text_or_prior_embeddings)   # ZS / PD
 """
 
 from __future__ import annotations
@@ -32,15 +33,18 @@ def classify(logmels, bands):
     return [names[i] for i in np.argmin(np.abs(dom[:, None] - ref[None]), axis=1)]
 
 
-def pitch_accuracy(model, cache, eval_idx, train_idx, seed=0, steps=None, guidance=None, batch=16):
+def pitch_accuracy(
+    model, cache, eval_idx, train_idx, seed=0, steps=None, guidance=None, batch=16, queries=None
+):
+    """queries: the conditioning embeddings for the clips eval_idx, in order (default: their
+    image embeddings, CLIPSonic-IQ; text embeddings give ZS, prior samples PD)."""
     labels = np.asarray(cache.labels)
     if not all(labels):
         raise ValueError("pitch accuracy needs labelled (synthetic) clips")
     bands = class_bands(cache.mels[train_idx], labels[train_idx])
+    queries = cache.embeddings[eval_idx] if queries is None else np.asarray(queries)
     mels = [
-        model.generate(
-            cache.embeddings[eval_idx[i : i + batch]], seed=seed + i, steps=steps, guidance=guidance
-        )
+        model.generate(queries[i : i + batch], seed=seed + i, steps=steps, guidance=guidance)
         for i in range(0, len(eval_idx), batch)
     ]
     pred = classify(np.concatenate(mels), bands)

@@ -1,8 +1,10 @@
 """End to end through the command line: synthetic data and a tiny random CLIP, a few train steps
 (train --data/--clip/--out), then image- and text-queried generation (WAV + PNG) from the run
-folder, evaluation and the modality gap."""
+folder; a tiny prior (train-prior) and text through it (CLIPSonic-PD); evaluation of IQ, ZS and
+PD and the modality gap with the prior."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -100,19 +102,60 @@ def test_train_generate_evaluate(tmp_path, capsys):
         wave, sr = sf.read(f"{out}/{stem}.wav")
         assert sr == 16000 and wave.shape == (16384,) and np.all(np.isfinite(wave))
         assert (tmp_path / "out" / f"{stem}.png").stat().st_size > 1000
+    # CLIPSonic-PD: a prior trained on the same clips' captions, then text -> prior -> audio.
+    prior = str(tmp_path / "prior")
+    with pytest.raises(SystemExit) as e:
+        cli.main(
+            ["train-prior", "--config", "configs/clipsonic/prior_tiny.py", "--data", videos, "--clip", clip]
+            + ["--out", prior, "train.max_steps=3", "train.eval_every=0", "data.batch_size=8"]
+            + ["data.eval_every_nth=0", "diffusion.sample_timesteps=4", "optim.warmup_steps=1"]
+        )
+    assert e.value.code == 0
+    info = json.load(open(f"{prior}/run.json"))
+    assert info["system"] == "clipsonic-prior" and info["config"]["net"]["dim"] == 64
+    assert info["config"]["net"]["max_text_len"] == 16 and info["pairs"]["train"] == 8
+    with pytest.raises(SystemExit) as e:
+        cli.main(
+            ["generate", "--checkpoint", run, "--prior", prior, "--text", "a red shape", "a blue shape"]
+            + ["--prior-guidance", "2", "--out", str(tmp_path / "pd")]
+        )
+    assert e.value.code == 0
+    for stem in ("a_red_shape", "a_blue_shape"):
+        wave, sr = sf.read(tmp_path / "pd" / f"{stem}.wav")
+        assert sr == 16000 and wave.shape == (16384,) and np.all(np.isfinite(wave))
     capsys.readouterr()
     with pytest.raises(SystemExit) as e:
-        cli.main(["evaluate", "--checkpoint", run, "--data", videos])
+        cli.main(["evaluate", "--checkpoint", run, "--prior", prior, "--data", videos])
     assert e.value.code == 0
-    line = capsys.readouterr().out
-    assert "chance 0.167" in line and "real audio 1.000" in line
+    table = capsys.readouterr().out
+    assert "real audio 1.000" in table and re.search(r"chance +0\.167", table)
+    for row in ("IQ (image query)", "ZS (CLIP text)", "PD (text via prior)"):
+        assert re.search(re.escape(row) + r" +[01]\.\d{3}", table), table
     with pytest.raises(SystemExit) as e:
-        cli.main(["modality-gap", "--clip", clip, "--data", videos])
+        cli.main(["modality-gap", "--prior", prior, "--data", videos])
     assert e.value.code == 0
-    assert "matched" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert re.search(r"ZS  sim\(q_text, q_img\) +-?[01]\.\d{3}", table)
+    assert re.search(r"PD  sim\(prior\(q_text\), q_img\) +-?[01]\.\d{3}", table)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["generate", "--checkpoint", run, "--prior", prior, "--image", str(frame)])
+    assert e.value.code == 2
+    assert "--prior maps text queries" in capsys.readouterr().err
     # A missing checkpoint is one line on stderr and exit 2.
     with pytest.raises(SystemExit) as e:
         cli.main(["generate", "--checkpoint", str(tmp_path / "nope"), "--text", "x"])
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "no such run folder" in err and err.count("\n") == 1
+
+
+def test_paired_and_image_gaps():
+    from clipsonic_jax.modality_gap import image_gap, paired_gap
+
+    images = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    r = paired_gap(np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 1.0]]), images, ["a", "a", "b"])
+    assert r["matched"] == pytest.approx((1.0 + 0.8 + 1.0) / 3)
+    # pairs of different labels: (0, 2), (1, 2), (2, 0), (2, 1)
+    assert r["mismatched"] == pytest.approx((0.0 + 1.0 + 0.0 + 0.8) / 4)
+    r = image_gap(images, ["a", "a", "b"])
+    assert r["matched"] == pytest.approx(0.6) and r["mismatched"] == pytest.approx((0.0 + 0.8) / 2)

@@ -1,21 +1,36 @@
-"""`clipsonic-jax evaluate`: pitch accuracy of generated audio on held-out synthetic clips."""
+"""`clipsonic-jax evaluate`: pitch accuracy of generated audio on held-out synthetic clips, for
+image queries (IQ), text queries through CLIP (ZS) and, with --prior, through the prior (PD)."""
 
-HELP = "on the synthetic set: does generated audio have the pitch of the image's colour? (vs chance)"
+HELP = (
+    "on the synthetic set: does generated audio have the pitch of the clip's colour? IQ (image), "
+    "ZS (CLIP text) and, with --prior, PD (text through the prior), side by side with chance"
+)
 
 
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True, help="a trained run folder (run.json + params/)")
+    parser.add_argument("--prior", help="a prior run folder (clipsonic-jax train-prior): adds CLIPSonic-PD")
     parser.add_argument(
         "--data",
         help="a folder of unseen synthetic clips: all of them are evaluated "
         "(default: the held-out clips of the run's data.path)",
     )
-    parser.add_argument("--steps", type=int)
-    parser.add_argument("--guidance", type=float)
+    parser.add_argument(
+        "--template", default="a {label} shape", help="text query per label (default 'a {label} shape')"
+    )
+    parser.add_argument(
+        "--queries", default="iq,zs,pd", help="which of iq,zs,pd to run (default all; pd needs --prior)"
+    )
+    parser.add_argument("--steps", type=int, help="audio sampling steps (default: the run's config)")
+    parser.add_argument("--guidance", type=float, help="audio model guidance scale")
+    parser.add_argument("--prior-guidance", type=float, help="prior guidance scale (default: its config)")
+    parser.add_argument("--prior-steps", type=int, help="prior DDIM steps (default: its config)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the numbers to this JSON file")
 
 
 def run(args):
+    import json
     import os
 
     import numpy as np
@@ -23,24 +38,66 @@ def run(args):
     from clipsonic_jax import data
     from clipsonic_jax.load import load
     from clipsonic_jax.pitch_eval import pitch_accuracy
+    from music_codecs.atomic import atomic_file
     from music_codecs.errors import UserError
 
+    kinds = [k.strip().lower() for k in args.queries.split(",") if k.strip()]
+    if not kinds or set(kinds) - {"iq", "zs", "pd"}:
+        raise UserError(f"--queries {args.queries!r}: give some of iq,zs,pd")
+    if "pd" in kinds and not args.prior:
+        kinds.remove("pd")
     model = load(args.checkpoint)
+    clip = model.clip()
     d = model.cfg.data
     data_dir = args.data or d.path
     cache = data.prepare(
-        data_dir, d.cache_dir or os.path.join(data_dir, ".clipsonic-cache"), model.clip(), model.cfg.mel
+        data_dir, d.cache_dir or os.path.join(data_dir, ".clipsonic-cache"), clip, model.cfg.mel
     )
     train_idx, eval_idx = data.split(len(cache.names), d.eval_every_nth)
     if args.data:  # an unseen folder: evaluate every clip; class bands from its real audio
         train_idx = eval_idx = np.arange(len(cache.names))
     if not len(eval_idx):
         raise UserError("no held-out clips (data.eval_every_nth is 0)")
-    try:
-        r = pitch_accuracy(model, cache, eval_idx, train_idx, args.seed, args.steps, args.guidance)
-    except ValueError as err:
-        raise UserError(str(err)) from err
+    labels = [cache.labels[i] for i in eval_idx]
+    if not all(labels):
+        raise UserError(f"{data_dir}: pitch accuracy needs labelled (synthetic) clips (labels.csv)")
+    texts = [args.template.format(label=lab) for lab in labels]
+    queries = {}
+    if "iq" in kinds:
+        queries["iq"] = None
+    if "zs" in kinds:
+        queries["zs"] = clip.embed_texts(texts)
+    if "pd" in kinds:
+        from clipsonic_jax.prior_load import load as load_prior
+
+        prior = load_prior(args.prior)
+        queries["pd"] = prior.text_to_image(
+            prior.clip(model.clip_dir), texts, args.seed, args.prior_guidance, args.prior_steps
+        )
+    names = {
+        "iq": "CLIPSonic-IQ (image query)",
+        "zs": "CLIPSonic-ZS (CLIP text)",
+        "pd": "CLIPSonic-PD (text via prior)",
+    }
+    results = {}
+    for kind, q in queries.items():
+        r = pitch_accuracy(model, cache, eval_idx, train_idx, args.seed, args.steps, args.guidance, queries=q)
+        results[kind] = r
+    first = next(iter(results.values()))
     print(
-        f"pitch accuracy {r['accuracy']:.3f} on {r['n']} held-out clips (chance {r['chance']:.3f}; "
-        f"real audio {r['real_audio_accuracy']:.3f})"
+        f"pitch accuracy on {first['n']} {'unseen' if args.data else 'held-out'} clips (real audio {first['real_audio_accuracy']:.3f}):"
     )
+    for kind, r in results.items():
+        print(f"  {names[kind]:<32} {r['accuracy']:.3f}")
+    print(f"  {'chance':<32} {first['chance']:.3f}")
+    if {"iq", "zs", "pd"} <= set(results) and results["iq"]["accuracy"] != results["zs"]["accuracy"]:
+        iq, zs, pd = (results[k]["accuracy"] for k in ("iq", "zs", "pd"))
+        print(f"PD closes {(pd - zs) / (iq - zs):.0%} of the ZS -> IQ distance")
+    if args.json:
+        with atomic_file(args.json) as f:
+            f.write(
+                json.dumps(
+                    {k: {kk: v for kk, v in r.items() if kk != "class_bands"} for k, r in results.items()},
+                    indent=1,
+                ).encode()
+            )
