@@ -21,7 +21,15 @@ optionally `eval_batch_size`), `optim`,
   6. the best checkpoint by train.keep_best_metric (else the last state) exported with
      train_kit.run.save_run, with task.export's extra fields; then task.after_export (e.g. a
      test-split score, merged into run.json's metrics).
-Optional hooks: `init_params`, `eval_fn`, `export`, `after_export`, `describe`.
+Optional hooks: `init_params`, `eval_fn`, `export`, `after_export`, `describe`, `export_params`.
+
+More than one optimiser (GANs): `optimizers(cfg)` returns {group: OptimConfig} instead of None,
+`init_params` returns {group: boxed params} (or that and a dict of non-trained variables such as
+BatchNorm statistics), and `updates(model, cfg)` returns the step.Update sequence run in each
+train step (e.g. n_critic critic updates, each on its own batch, then one generator update).
+The state is then a groups.GroupState; resume, checkpoints, SIGTERM, sharding and the export
+work as for one optimiser. `pipelines` yields what the updates read (groups.ScheduledBatches
+stacks several batches per step); `export_params(state)` picks what the run folder keeps.
 """
 
 from __future__ import annotations
@@ -55,6 +63,22 @@ class Task:
     def loss_fn(self, model, cfg):
         raise NotImplementedError
 
+    def optimizers(self, cfg):
+        """{group: OptimConfig} for several optimisers (then `updates` is used); None: one, cfg.optim."""
+        return None
+
+    def updates(self, model, cfg):
+        """The step.Update sequence of one train step (only with `optimizers`)."""
+        raise NotImplementedError
+
+    def main_update(self, cfg):
+        """The update whose loss is fit's "loss" and whose schedule is logged (None: the last)."""
+        return None
+
+    def export_params(self, state):
+        """What the run folder's params/ holds (default: the trained parameters)."""
+        return state.params
+
     def eval_fn(self, model, cfg):
         return None
 
@@ -86,16 +110,16 @@ class TrainResult:
     run_dir: str | None = None
 
 
-def _best_params(cfg, result):
-    """Parameters of the best checkpoint by the configured metric, else the final state's."""
+def _best_state(cfg, result):
+    """The state of the best checkpoint by the configured metric, else the final state."""
     from train_kit.checkpoint import Checkpointer
 
     t = cfg.train
     if not (t.out_dir and t.keep_best_metric) or result.best_step in (None, result.step):
-        return result.state.params, result.step
+        return result.state, result.step
     ckpt = Checkpointer(f"{t.out_dir}/checkpoints", create=False)  # fit kept the best one
     try:
-        return ckpt.restore(target=result.state, step=result.best_step)[0].params, result.best_step
+        return ckpt.restore(target=result.state, step=result.best_step)[0], result.best_step
     finally:
         ckpt.close()
 
@@ -131,11 +155,23 @@ def train(task: Task, cfg, *, progress=True) -> TrainResult:
     train_iter, eval_data = task.pipelines(cfg, data, rows, index, count)
 
     model = task.model(cfg)  # 4
-    tx, schedule = optim.make_optimizer(cfg.optim)
     example = task.example_batch(cfg, data, rows)
-    state, shardings = create_train_state(
-        lambda rng: task.init_params(model, example, rng), tx, mesh, seed=cfg.train.seed, rules=cfg.mesh.rules
-    )
+    groups = task.optimizers(cfg)
+    init_fn = lambda rng: task.init_params(model, example, rng)  # noqa: E731
+    if groups is None:
+        tx, schedule = optim.make_optimizer(cfg.optim)
+        state, shardings = create_train_state(init_fn, tx, mesh, seed=cfg.train.seed, rules=cfg.mesh.rules)
+        lr_cfg = cfg.optim
+    else:
+        from train_kit.groups import create_group_state
+
+        made = {name: optim.make_optimizer(ocfg) for name, ocfg in groups.items()}
+        txs = {name: tx for name, (tx, _) in made.items()}
+        state, shardings = create_group_state(init_fn, txs, mesh, seed=cfg.train.seed, rules=cfg.mesh.rules)
+        updates = tuple(task.updates(model, cfg))
+        main = task.main_update(cfg) or updates[-1].name
+        main_group = next(u.group for u in updates if u.name == main)
+        schedule, lr_cfg = made[main_group][1], groups[main_group]
     n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state.params))
     if index == 0 and progress:
         print(
@@ -145,9 +181,14 @@ def train(task: Task, cfg, *, progress=True) -> TrainResult:
 
     batch_sh = tk_mesh.batch_shardings(example, mesh)  # 5
     dtype = optim.compute_dtype(cfg.optim)
-    train_step = tk_step.make_train_step(
-        task.loss_fn(model, cfg), tx, shardings, batch_sh, rules=cfg.mesh.rules, compute_dtype=dtype
-    )
+    if groups is None:
+        train_step = tk_step.make_train_step(
+            task.loss_fn(model, cfg), tx, shardings, batch_sh, rules=cfg.mesh.rules, compute_dtype=dtype
+        )
+    else:
+        train_step = tk_step.make_group_train_step(
+            updates, txs, shardings, batch_sh, main=main, rules=cfg.mesh.rules, compute_dtype=dtype
+        )
     eval_fn = task.eval_fn(model, cfg) if eval_data is not None else None
     eval_step = (
         None
@@ -164,11 +205,11 @@ def train(task: Task, cfg, *, progress=True) -> TrainResult:
         mesh=mesh,
         eval_step=eval_step,
         eval_data=eval_data if eval_step is not None else None,
-        lr_fn=lambda s: optim.learning_rate(schedule, s, cfg.optim),
+        lr_fn=lambda s: optim.learning_rate(schedule, s, lr_cfg),
     )
 
-    params, step = _best_params(cfg, result)  # 6
-    params = _to_host(params)
+    best, step = _best_state(cfg, result)  # 6
+    params = _to_host(task.export_params(best))
     metrics = {
         k: v for k, v in {**result.last_train, **result.last_eval}.items() if k not in ("steps_per_s", "lr")
     }

@@ -1,0 +1,1 @@
+"""MuseGAN experiment configs: `musegan-jax train --config configs/musegan/<name>.py`."""

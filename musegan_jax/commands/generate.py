@@ -1,0 +1,87 @@
+"""`musegan-jax generate`: sample phrases and write MIDI, WAV and piano-roll pictures."""
+
+HELP = (
+    "sample multitrack phrases from a trained run: MIDI (one named track per family, drums on "
+    "channel 10), WAV and PNG per piece; --phrases N chains N phrases; --input PIANO.mid "
+    "accompanies that track (conditional runs)"
+)
+
+
+def add_arguments(parser):
+    parser.add_argument("--checkpoint", required=True, help="run folder from `musegan-jax train`")
+    parser.add_argument("--out", default="samples/musegan", help="output folder")
+    parser.add_argument("--num", type=int, default=4, help="pieces to write")
+    parser.add_argument("--phrases", type=int, default=1, help="phrases per piece (4 bars each), chained")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--input", help="MIDI/MusicXML whose notes become the condition track (conditional runs)"
+    )
+    parser.add_argument("--qpm", type=float, default=120.0, help="tempo of the written files")
+    parser.add_argument("--no-wav", action="store_true", help="skip audio")
+    parser.add_argument("--renderer", default="auto", choices=("auto", "fluidsynth", "sine"))
+
+
+def _condition(path, trained, phrases):
+    import numpy as np
+
+    from musegan_jax import encoding
+    from musegan_jax.config import TRACKS
+    from music_codecs.errors import UserError
+    from music_codecs.read import read_music
+
+    table = read_music(path)
+    table = table.select(~table.is_drum)  # the pitched notes become the given track
+    if not len(table):
+        raise UserError(f"{path}: no pitched notes to accompany")
+    cfg = trained.config
+    k = TRACKS.index(cfg.model.condition_track)
+    bars = cfg.data.bars * phrases
+    steps = bars * cfg.data.steps
+    roll = encoding.encode(table, cfg.data.beat_resolution, [k] * table.num_tracks, steps=steps)
+    if not roll.any():
+        raise UserError(f"{path}: no notes in C1..B7 within the first {bars} bars")
+    return roll[:, :, k].reshape(1, bars, cfg.data.steps, -1).astype(np.float32)
+
+
+def run(args):
+    from pathlib import Path
+
+    import numpy as np
+
+    from musegan_jax.generate import write_outputs
+    from musegan_jax.load import load
+    from music_codecs.errors import UserError
+
+    trained = load(args.checkpoint)
+    cfg = trained.config
+    condition = None
+    if cfg.model.conditional:
+        if not args.input:
+            raise UserError(
+                f"{args.checkpoint} is a conditional run: give the {cfg.model.condition_track} track with --input"
+            )
+        condition = np.repeat(_condition(args.input, trained, args.phrases), args.num, 0)
+    elif args.input:
+        raise UserError(
+            f"{args.checkpoint} is not a conditional run; --input needs one (configs/musegan/hybrid_conditional.py)"
+        )
+    rolls = trained.sampler().sample(args.num, seed=args.seed, phrases=args.phrases, condition=condition)
+    out = Path(args.out)
+    from tqdm import tqdm
+
+    for i, roll in enumerate(tqdm(rolls, desc="writing", unit="piece")):
+        paths = write_outputs(
+            roll,
+            cfg.data.beat_resolution,
+            out / f"sample_{i:03d}",
+            wav=not args.no_wav,
+            qpm=args.qpm,
+            renderer=args.renderer,
+        )
+        if i == 0:
+            print(
+                "wrote "
+                + ", ".join(v for k, v in paths.items() if k != "renderer")
+                + (f" (audio: {paths['renderer']})" if "renderer" in paths else "")
+            )
+    print(f"{len(rolls)} pieces of {rolls.shape[1]} bars in {out}")
