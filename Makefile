@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,torch]"
+	$(PY) -m pip install -q -e ".[test,torch,parity]"
+	$(PY) -m pip install -q --no-deps dalle2-pytorch==1.15.6
 	touch $(STAMP)
 
 install: $(STAMP) system-deps

@@ -295,8 +295,10 @@ def decode_notes(codes):
     return notes
 
 
-def notes_to_table(notes):
-    """Note rows -> a NoteTable at RESOLUTION with one 100-qpm tempo and one track per program.
+def notes_to_table(notes, qpm=DECODE_QPM, time_signature=None):
+    """Note rows -> a NoteTable at RESOLUTION with one tempo (100 qpm as the reference, or
+    `qpm`), one time signature at tick 0 when given as (numerator, denominator), and one track
+    per program.
 
     Tracks are ordered by program; notes keep their order within a track (as the reference's
     reconstruct does); velocity is 64.
@@ -316,14 +318,15 @@ def notes_to_table(notes):
         is_drum=np.zeros(n, bool),
         track=track,
         tempo_tick=[0],
-        tempo_qpm=[DECODE_QPM],
+        tempo_qpm=[float(qpm)],
+        time_signatures=np.array([[0, *time_signature]] if time_signature else np.zeros((0, 3)), np.int64),
         track_names=[PROGRAM_INSTRUMENT_NAMES[p] or "" for p in programs],
     )
 
 
-def decode(codes):
+def decode(codes, qpm=DECODE_QPM, time_signature=None):
     """Code rows -> NoteTable (decode_notes then notes_to_table)."""
-    return notes_to_table(decode_notes(codes))
+    return notes_to_table(decode_notes(codes), qpm, time_signature)
 
 
 def get_encoding(max_beat=MAX_BEAT):

@@ -8,8 +8,9 @@ imports JAX, Flax or training code, so reading a config or a run's run.json stay
     cfg = train_kit.config.from_dict(Config, run_json["config"])     # the inverse of to_dict
 
 `data.batch_size` is the global batch (split over the processes and the data x fsdp devices).
-Reference parity notes: the reference loss counts padded rows (`loss.mask_padding=False`) and
-pads each batch to its longest sequence (`data.pad_to_max=False data.pad_multiple=1`).
+Reference parity notes: the reference loss counts padded rows (`loss.mask_padding=False`), pads
+each batch to its longest sequence (`data.pad_to_max=False data.pad_multiple=1`) and cuts long
+pieces into windows that end in end-of-song (`data.windows=reference`).
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ class DataConfig:
     eval_max_batches: int = 0  # 0: the whole validation split each round
     prepare_corpus: str = ""  # "music21": prepare `path` from the music21 corpus if missing
     prepare_limit: int = 0  # with prepare_corpus: only the first N pieces (0 = all)
+    # "events": random windows of whole rows, end-of-song only at a piece's true end (teaches
+    # length); "reference": the reference's 256-beat window, capped rows keep end-of-song.
+    windows: str = "events"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +129,8 @@ class Config:
     mesh: MeshConfig = MeshConfig()
 
     def __post_init__(self):
+        if self.data.windows not in ("events", "reference"):
+            raise ConfigError(f"data.windows must be 'events' or 'reference', got {self.data.windows!r}")
         if self.data.max_beat + 1 != self.model.vocab_sizes[1]:
             raise ConfigError(
                 f"data.max_beat={self.data.max_beat} does not fit the model's beat "

@@ -1,9 +1,21 @@
 """Training and validation batches of MMT code rows, through a grain pipeline (reference §1.6).
 
 Reads a prepared folder (the reference's layout: `<dir>/<name>.npy` note arrays listed in a
-names file), augments as the reference's dataset does when training (pitch shift -5..+6 with
-clipping, a random 256-beat window), trims to 256 beats when validating, encodes, caps at 1024
-rows keeping end-of-song last, and right-pads with zero rows.
+names file) and makes one sequence per piece in one of two ways (`windows`):
+
+* "reference" (the reference's dataset, for parity runs): pitch shift -5..+6 with clipping and
+  a random 256-beat window when training, the first 256 beats when validating; encoded and
+  capped at max_seq_len rows *keeping end-of-song last*. A piece longer than the window thus
+  always ends in an end-of-song right after the cut, and the model learns to stop at the window's
+  edge (a tiny model's samples all ended at event 128).
+* "events" (the default of new configs): the same pitch shift, then a window of as many notes
+  as fit in max_seq_len rows, starting at a random note when training and at the first when
+  validating, after SOS, its instrument rows and SON, beats moved to start at 0 (and cut at
+  max_beat); the sampler re-bases a refilled window the same way (mmt_jax.sample). The window
+  carries an end-of-song only if it holds the piece's last note: only true ends teach the
+  model to stop.
+
+Sequences are right-padded with zero rows.
 
 Batches are dicts: `codes` int32 [B, T, 6], `mask` bool [B, T] (True on real rows) and
 `seq_len` int32 [B]. Padding: by default every batch has T = max_seq_len, so a jitted train step
@@ -24,7 +36,7 @@ import pathlib
 
 import numpy as np
 
-from mmt_jax.codec import MODEL_MAX_BEAT, encode_notes
+from mmt_jax.codec import MODEL_MAX_BEAT, PROGRAM_TO_INSTRUMENT, encode_notes
 from mmt_jax.notes import load_array
 from music_codecs.errors import UserError
 
@@ -32,6 +44,7 @@ MAX_SEQ_LEN = 1024
 PITCH_SHIFTS = (-5, 6)  # inclusive range of the training pitch shift
 WINDOW_TRIALS = 10
 WINDOW_MIN_NOTES = 10  # a window is accepted with more than this many notes
+WINDOWS = ("events", "reference")
 
 
 def read_names(path):
@@ -98,10 +111,47 @@ def cap_length(codes, max_seq_len=MAX_SEQ_LEN):
     return np.concatenate([codes[: max_seq_len - 1], codes[-1:]])
 
 
-def example_codes(notes, rng=None, max_beat=MODEL_MAX_BEAT, max_seq_len=MAX_SEQ_LEN):
+def example_codes(notes, rng=None, max_beat=MODEL_MAX_BEAT, max_seq_len=MAX_SEQ_LEN, windows="reference"):
     """One model input: augmented when an rng is given, beat-trimmed otherwise."""
+    if windows == "events":
+        return event_window(notes, rng, max_beat, max_seq_len)
+    if windows != "reference":
+        raise ValueError(f"windows must be one of {WINDOWS}, got {windows!r}")
     notes = augment(notes, rng, max_beat) if rng is not None else trim_beats(notes, max_beat)
     return cap_length(encode_notes(notes), max_seq_len)
+
+
+def event_window(notes, rng=None, max_beat=MODEL_MAX_BEAT, max_seq_len=MAX_SEQ_LEN):
+    """The "events" window (module docstring): code rows of at most max_seq_len rows.
+
+    With an rng: pitch shift, and the window starts at a note drawn uniformly from those that
+    leave a full window (0 for a piece that fits); without: the first notes, unshifted. The
+    notes kept are those from the start that fit in the rows left by SOS, their instrument rows
+    and SON (beats as the module docstring says); end-of-song follows only if the last note of
+    the piece is among them."""
+    notes = np.array(notes, np.int64).reshape(-1, 5)
+    if rng is not None and len(notes):
+        shift = rng.integers(PITCH_SHIFTS[0], PITCH_SHIFTS[1] + 1)
+        notes[:, 2] = np.clip(notes[:, 2] + shift, 0, 127)
+    known = notes[PROGRAM_TO_INSTRUMENT[notes[:, 4]] > 0] if len(notes) else notes
+    room = max_seq_len - 3  # SOS, SON and room for EOS
+    n_inst = len(np.unique(PROGRAM_TO_INSTRUMENT[known[:, 4]])) if len(known) else 0
+    fit = max(room - n_inst, 1)  # notes that fit beside every instrument row
+    start = 0
+    if rng is not None and len(known) > fit:
+        start = int(rng.integers(len(known) - fit + 1))
+    window = known[start:].copy()
+    for _ in range(2):  # fewer notes may need fewer instrument rows: at most two passes
+        n_inst = len(np.unique(PROGRAM_TO_INSTRUMENT[window[:, 4]])) if len(window) else 0
+        window = window[: max(room - n_inst, 0)]
+    if len(window):  # beats from 0, as the sampler re-bases a refilled window
+        window[:, 0] -= window[0, 0]
+        window = window[window[:, 0] < max_beat]
+    ends = start + len(window) == len(known)
+    codes = encode_notes(window)
+    if not ends:
+        codes = codes[:-1]  # no end-of-song: the piece goes on
+    return codes
 
 
 def collate(seqs, pad_to=MAX_SEQ_LEN, pad_multiple=64, max_len=None):
@@ -144,12 +194,12 @@ def _process_rows(batch, start, stop):
     return {k: v[start:stop] for k, v in batch.items()}
 
 
-def _train_example(notes, rng, max_beat, max_seq_len):
-    return example_codes(notes, rng, max_beat, max_seq_len)
+def _train_example(notes, rng, max_beat, max_seq_len, windows):
+    return example_codes(notes, rng, max_beat, max_seq_len, windows)
 
 
-def _eval_example(notes, max_beat, max_seq_len):
-    return example_codes(notes, None, max_beat, max_seq_len)
+def _eval_example(notes, max_beat, max_seq_len, windows):
+    return example_codes(notes, None, max_beat, max_seq_len, windows)
 
 
 def make_dataset(
@@ -169,9 +219,11 @@ def make_dataset(
     process_index=0,
     process_count=1,
     use_csv=False,
+    windows="reference",
 ):
     """A grain MapDataset of padded batches from a prepared folder.
 
+    windows: "reference" or "events", how a piece becomes one sequence (module docstring).
     names: a list of names or the path of a names file (e.g. `<out>/train-names.txt`);
     data_dir: the folder holding `<name>.npy` (e.g. `<out>/notes`); batch_size: the global batch.
     Training shuffles (reshuffled each epoch), augments and repeats (`num_epochs` None =
@@ -192,17 +244,22 @@ def make_dataset(
         raise UserError(f"no pieces listed for {data_dir}")
     if batch_size % process_count:
         raise UserError(f"batch size {batch_size} does not split over {process_count} processes")
+    if windows not in WINDOWS:
+        raise UserError(f"data.windows must be one of {', '.join(WINDOWS)}, got {windows!r}")
     if pad_to == "max_seq_len":
         pad_to = max_seq_len
     ds = grain.MapDataset.source(NotesSource(data_dir, names, use_csv))
     if train:
         ds = ds.shuffle(seed=seed).repeat(num_epochs)
         ds = ds.random_map(
-            functools.partial(_train_example, max_beat=max_beat, max_seq_len=max_seq_len), seed=seed + 1
+            functools.partial(_train_example, max_beat=max_beat, max_seq_len=max_seq_len, windows=windows),
+            seed=seed + 1,
         )
     else:
         ds = ds.repeat(num_epochs or 1, reseed_each_epoch=False)
-        ds = ds.map(functools.partial(_eval_example, max_beat=max_beat, max_seq_len=max_seq_len))
+        ds = ds.map(
+            functools.partial(_eval_example, max_beat=max_beat, max_seq_len=max_seq_len, windows=windows)
+        )
     if drop_remainder is None:
         drop_remainder = train
     fill = fill_partial or process_count > 1

@@ -59,6 +59,66 @@ def aggregate(scores):
     return out
 
 
+def longest_silence(codes):
+    """The longest stretch in beats where no note sounds, between the first onset and the last
+    note's end (0 for fewer than two notes): what a runaway beat jump leaves."""
+    table = codec.decode(codes)
+    if len(table) < 2:
+        return 0.0
+    order = np.argsort(table.onset, kind="stable")
+    onset, end = table.onset[order], (table.onset + table.duration)[order]
+    sounding = np.maximum.accumulate(end)[:-1]
+    return float(max((onset[1:] - sounding).max(), 0)) / codec.RESOLUTION
+
+
+def largest_advance(codes):
+    """The largest jump in beats between consecutive note onsets."""
+    beats = np.unique(codec.decode_notes(codes)[:, 0])
+    return int(np.diff(beats).max()) if len(beats) > 1 else 0
+
+
+def gap_summary(values):
+    """Median, 90th percentile and maximum of per-piece values."""
+    values = np.asarray(values, np.float64)
+    if not len(values):
+        return {"median": None, "p90": None, "max": None}
+    return {
+        "median": float(np.median(values)),
+        "p90": float(np.percentile(values, 90)),
+        "max": float(values.max()),
+    }
+
+
+def declared_share(sequences, instruments):
+    """Share of generated notes whose instrument is one of `instruments` (codes)."""
+    notes = np.concatenate([s[s[:, 0] == codec.NOTE][:, 5] for s in sequences] + [np.zeros(0, np.int64)])
+    return float(np.isin(notes, list(instruments)).mean()) if len(notes) else float("nan"), int(len(notes))
+
+
+def instrument_request(params, sampler_cfg, instruments, num_samples, batch_size, seed=0, progress=True):
+    """Instrument-informed samples for `instruments` (names): share of notes on them, with the
+    given settings and with strict ones."""
+    import dataclasses
+
+    from mmt_jax import prompts
+
+    prompt = prompts.instrument_informed(instruments)
+    asked = set(prompt[prompt[:, 0] == codec.INSTRUMENT][:, 5].tolist())
+    out = {}
+    for label, strict in (("default", False), ("strict", True)):
+        cfg = dataclasses.replace(sampler_cfg, strict=strict or sampler_cfg.strict)
+        seqs = generate_codes(params, cfg, num_samples, batch_size, seed, 1.0, progress, prompt=prompt)
+        share, n = declared_share([s[len(prompt) :] for s in seqs], asked)
+        out[label] = {"share_on_declared": share, "notes": n}
+    return out
+
+
+def data_beat_advance(data_dir):
+    """The largest beat advance of a prepared folder (its prepare-report.json), else 0."""
+    report = Path(data_dir) / "prepare-report.json"
+    return int(json.loads(report.read_text()).get("largest_beat_advance", 0)) if report.is_file() else 0
+
+
 def load_test_pieces(data_dir, limit):
     """The first `limit` test pieces of a prepared folder: (names, note arrays, skipped), where
     skipped lists (name, reason) for files that cannot be read or encoded."""
@@ -93,16 +153,19 @@ def ground_truth_codes(pieces, max_seq_len=1024):
     return [cap_length(codec.encode_notes(notes), max_seq_len) for notes in pieces]
 
 
-def generate_codes(params, sampler_cfg, num_samples, batch_size, seed=0, temperature=1.0, progress=True):
-    """`num_samples` unconditional samples (start-of-song prompt, stop at end-of-song); sample i
-    draws from keys of (seed, i), so results do not depend on the batch size."""
+def generate_codes(
+    params, sampler_cfg, num_samples, batch_size, seed=0, temperature=1.0, progress=True, prompt=None
+):
+    """`num_samples` unconditional samples (start-of-song prompt unless `prompt` is given, stop
+    at end-of-song); sample i draws from keys of (seed, i), so results do not depend on the
+    batch size."""
     from tqdm.auto import tqdm
 
     from mmt_jax import prompts
     from mmt_jax.sample import row_keys_for, sample
 
     batch_size = max(1, min(batch_size, num_samples))
-    prompt = prompts.unconditional()
+    prompt = prompts.unconditional() if prompt is None else prompt
     out = []
     with tqdm(total=num_samples, desc="generate", unit="sample", disable=not progress) as bar:
         for start in range(0, num_samples, batch_size):
@@ -133,8 +196,17 @@ def evaluate(
     max_events=1024,
     truth_rows=1024,
     progress=True,
+    sampling="default",
+    strict=False,
+    max_beat_advance=None,
+    instruments=None,
 ):
-    """Table 3 for one checkpoint: {"generated": ..., "ground_truth": ..., "settings": ...}."""
+    """Table 3 for one checkpoint: {"generated": ..., "ground_truth": ..., "settings": ...}.
+
+    Also: the length of the samples, the longest silence and the largest beat jump per piece
+    (samples against the test pieces, whole and untrimmed), and with `instruments` the share of
+    notes an instrument-informed prompt for them puts on them (with these settings and strict).
+    sampling: a SamplerConfig preset ("default" or "reference")."""
     from mmt_jax.sample import SamplerConfig
     from music_codecs.errors import UserError
 
@@ -142,22 +214,40 @@ def evaluate(
         raise UserError("--num-samples and --batch-size must be positive")
     names, pieces, skipped = load_test_pieces(data_dir, num_samples)
     truth = [score(c) for c in ground_truth_codes(pieces, truth_rows)]
-    scfg = SamplerConfig(model_cfg, max_events=max_events)
+    if max_beat_advance is None:  # the default preset bounds jumps by the data's largest
+        max_beat_advance = data_beat_advance(data_dir) if (sampling == "default" or strict) else 0
+    scfg = SamplerConfig.preset(
+        sampling, model_cfg, max_events=max_events, strict=strict, max_beat_advance=max_beat_advance
+    )
     samples = generate_codes(params, scfg, num_samples, batch_size, seed, temperature, progress)
     generated = [score(c) for c in samples]
     beats = [codec.decode(c).end / codec.RESOLUTION for c in samples]  # before the trim
-    return {
+    truth_full = [codec.encode_notes(notes) for notes in pieces]
+    result = {
         "generated": aggregate(generated),
         "ground_truth": aggregate(truth),
         "generated_length": {
             "events_mean": float(np.mean([len(c) for c in samples])),
+            "events_median": float(np.median([len(c) for c in samples])),
             "beats_mean": float(np.mean(beats)),
+            "ended": int(sum(int((c[:, 0] == codec.EOS).any()) for c in samples)),
+        },
+        "longest_silence_beats": {
+            "generated": gap_summary([longest_silence(c) for c in samples]),
+            "ground_truth": gap_summary([longest_silence(c) for c in truth_full]),
+        },
+        "largest_beat_advance": {
+            "generated": gap_summary([largest_advance(c) for c in samples]),
+            "ground_truth": gap_summary([largest_advance(c) for c in truth_full]),
         },
         "settings": {
             "num_samples": num_samples,
             "test_pieces": len(names),
             "skipped_test_pieces": [f"{n}: {r}" for n, r in skipped],
             "seed": seed,
+            "sampling": sampling,
+            "strict": strict,
+            "max_beat_advance": max_beat_advance,
             "temperature": temperature,
             "max_events": max_events,
             "truth_rows": truth_rows,
@@ -166,6 +256,12 @@ def evaluate(
         },
         "per_sample": {"generated": generated, "ground_truth": truth, "test_names": names},
     }
+    if instruments:
+        result["instrument_request"] = {
+            "instruments": instruments,
+            **instrument_request(params, scfg, instruments, num_samples, batch_size, seed, progress),
+        }
+    return result
 
 
 def _fmt(value, scale):
@@ -190,6 +286,30 @@ def markdown(result):
     for label, ref in (("paper: ground truth (SOD)", PAPER_GROUND_TRUTH), ("paper: MMT (SOD)", PAPER_MMT)):
         cells = [_fmt(ref[m], scale) for m, (_, scale, _) in METRICS.items()]
         lines.append(f"| {label} | | " + " | ".join(cells) + " |")
+    lengths = result.get("generated_length", {})
+    if lengths:
+        lines.append(
+            f"\nsamples: {lengths['events_mean']:.0f} events, {lengths['beats_mean']:.1f} beats on "
+            f"average (median {lengths.get('events_median', float('nan')):.0f} events); "
+            f"{lengths.get('ended', '?')} ended with end-of-song"
+        )
+    for key, label in (
+        ("longest_silence_beats", "longest silence"),
+        ("largest_beat_advance", "largest beat jump"),
+    ):
+        if key in result:
+            g, t = result[key]["generated"], result[key]["ground_truth"]
+            lines.append(
+                f"{label} (beats, median / 90th pct / max): samples {g['median']:.1f} / {g['p90']:.1f} / "
+                f"{g['max']:.1f}; test pieces {t['median']:.1f} / {t['p90']:.1f} / {t['max']:.1f}"
+            )
+    if "instrument_request" in result:
+        r = result["instrument_request"]
+        lines.append(
+            f"notes on the requested instruments ({r['instruments']}): "
+            f"{100 * r['default']['share_on_declared']:.1f}% ({r['default']['notes']} notes), "
+            f"with strict {100 * r['strict']['share_on_declared']:.1f}% ({r['strict']['notes']} notes)"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -18,24 +18,32 @@ from mmt_jax import codec
 from music_codecs.errors import UserError
 
 
-def write_sample(codes, stem, renderer="auto", title=None):
-    """Decode one code sequence and write stem.{npy,mid,wav,png}; returns a record."""
+def write_sample(codes, stem, renderer="auto", title=None, qpm=None, time_signature=None, mark_beat=None):
+    """Decode one code sequence and write stem.{npy,mid,wav,png}; returns a record.
+
+    qpm / time_signature: the tempo and (numerator, denominator) written (default 100 qpm, as
+    the reference, and none); mark_beat: a line on the piano roll there (where a prompt ends)."""
     from music_codecs.midi_write import write_midi
     from music_codecs.pianoroll import save_pianoroll_png
     from music_codecs.render import render_wav
 
     stem = Path(stem)
-    table = codec.decode(codes)
+    qpm = codec.DECODE_QPM if qpm is None else float(qpm)
+    table = codec.decode(codes, qpm, time_signature)
     np.save(stem.with_suffix(".npy"), np.asarray(codes, np.int64))
     write_midi(table, stem.with_suffix(".mid"))
     used = render_wav(table, stem.with_suffix(".wav"), renderer=renderer)
-    save_pianoroll_png(table, stem.with_suffix(".png"), title=title or stem.name)
-    seconds = float(table.end) / codec.RESOLUTION * 60.0 / codec.DECODE_QPM
+    marks = {mark_beat: "prompt ends"} if mark_beat is not None else None
+    save_pianoroll_png(table, stem.with_suffix(".png"), title=title or stem.name, marks=marks)
+    seconds = float(table.end) / codec.RESOLUTION * 60.0 / qpm
     return {
         "name": stem.name,
         "events": int(len(codes)),
         "notes": int(len(table)),
         "seconds": round(seconds, 2),
+        "beats": round(float(table.end) / codec.RESOLUTION, 2),
+        "qpm": qpm,
+        "time_signature": list(time_signature) if time_signature else None,
         "renderer": used,
         "files": {k: stem.with_suffix(k).name for k in (".mid", ".wav", ".png", ".npy")},
     }
@@ -56,8 +64,12 @@ def generate(
     renderer="auto",
     progress=True,
     settings=None,
+    qpm=None,
+    time_signature=None,
+    mark_beat=None,
 ):
-    """Sample `num_samples` continuations of one prompt into out_dir; returns the records."""
+    """Sample `num_samples` continuations of one prompt into out_dir; returns the records
+    (qpm, time_signature, mark_beat: as in write_sample)."""
     from tqdm.auto import tqdm
 
     from mmt_jax.sample import pad_prompts, row_keys_for, sample
@@ -80,7 +92,9 @@ def generate(
         for i, codes in zip(index, out.sequences()):
             if i >= num_samples:
                 break
-            record = write_sample(codes, out_dir / f"{stem}-{i:03d}", renderer)
+            record = write_sample(
+                codes, out_dir / f"{stem}-{i:03d}", renderer, None, qpm, time_signature, mark_beat
+            )
             record.update(index=int(i), prompt_events=int(len(prompt)))
             records.append(record)
             bar.update(1)

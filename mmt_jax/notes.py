@@ -60,16 +60,35 @@ def extract_notes(table):
     return np.unique(rows.reshape(-1, 5), axis=0)  # = sorted(set(rows))
 
 
-def table_to_notes(table, min_notes=MIN_NOTES, filters=True):
+def dropped_notes(table):
+    """What extract_notes leaves out: {"drum_notes": n, "dropped_programs": {program: n}}.
+
+    MMT has no drum instrument, and 24 programs have no instrument (reference §1.3)."""
+    drum = table.is_drum
+    dropped = ~drum & (PROGRAM_TO_INSTRUMENT[table.program] == 0)
+    programs, counts = np.unique(table.program[dropped], return_counts=True)
+    return {
+        "drum_notes": int(drum.sum()),
+        "dropped_programs": {int(p): int(c) for p, c in zip(programs, counts)},
+    }
+
+
+def table_to_notes(table, min_notes=MIN_NOTES, filters=True, stats=None):
     """The full pipeline from a table at any resolution; raises SkippedPiece when dropped.
 
     filters=False keeps every piece (no length or note-count limits), e.g. to encode one file.
+    stats: a dict that receives what happened to the notes: notes_in, duplicates (removed as
+    muspy does, then as equal rows), drum_notes, dropped_programs {program: notes}, notes_out.
     """
     from music_codecs import quantize
 
+    notes_in = len(table)
     table = quantize.adjust_resolution(table, RESOLUTION)
     table = quantize.fix_zero_durations(table, 1)
     table = quantize.remove_duplicates(table)
+    dropped = dropped_notes(table)
+    if stats is not None:
+        stats.update(notes_in=notes_in, **dropped)
     end = end_time(table)
     if filters and end < MIN_END:
         raise SkippedPiece(f"too short: ends at beat {end / RESOLUTION:g} < 40")
@@ -82,12 +101,29 @@ def table_to_notes(table, min_notes=MIN_NOTES, filters=True):
         )
     if len(notes):
         notes[:, 0] -= notes[0, 0]
+    if stats is not None:
+        kept = notes_in - dropped["drum_notes"] - sum(dropped["dropped_programs"].values())
+        stats.update(duplicates=kept - len(notes), notes_out=len(notes))
     return notes
 
 
-def file_to_notes(path, backend="symusic", min_notes=MIN_NOTES, filters=True):
-    """The note array of a MIDI or MusicXML file."""
-    return table_to_notes(read_table(path, backend), min_notes=min_notes, filters=filters)
+def file_to_notes(path, backend="symusic", min_notes=MIN_NOTES, filters=True, stats=None):
+    """The note array of a MIDI or MusicXML file (stats: as in table_to_notes)."""
+    return table_to_notes(read_table(path, backend), min_notes=min_notes, filters=filters, stats=stats)
+
+
+def describe_drops(stats):
+    """One line naming what was left out, e.g. "dropped 2,761 drum notes, 0 of other programs"."""
+    programs = stats.get("dropped_programs", {})
+    parts = [f"{stats.get('drum_notes', 0):,} drum notes (MMT has no drum instrument)"]
+    listed = ", ".join(f"program {p}: {n:,}" for p, n in sorted(programs.items()))
+    parts.append(
+        f"{sum(programs.values()):,} notes of programs outside MMT's 64 instruments"
+        + (f" ({listed})" if listed else "")
+    )
+    if stats.get("duplicates"):
+        parts.append(f"{stats['duplicates']:,} duplicate notes")
+    return "dropped " + "; ".join(parts)
 
 
 def read_table(path, backend="symusic"):

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import pathlib
 import random
 import re
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -81,33 +83,51 @@ def corpus_items(composers=None):
     return items
 
 
-def _read(source, backend, min_notes):
+def _read(source, backend, min_notes, stats, parts):
     from mmt_jax.notes import file_to_notes, table_to_notes, with_repeats
 
     if source.startswith(CORPUS_PREFIX):
         from music_codecs.musicxml_read import read_corpus_piece
 
-        table = with_repeats(read_corpus_piece, source[len(CORPUS_PREFIX) :])
-        return table_to_notes(table, min_notes=min_notes)
-    return file_to_notes(source, backend=backend, min_notes=min_notes)
+        def read(path, expand_repeats):
+            parts.clear()
+            return read_corpus_piece(path, expand_repeats=expand_repeats, parts=parts)
+
+        table = with_repeats(read, source[len(CORPUS_PREFIX) :])
+        return table_to_notes(table, min_notes=min_notes, stats=stats)
+    return file_to_notes(source, backend=backend, min_notes=min_notes, stats=stats)
 
 
 def prepare_piece(task):
-    """Worker: one (name, source, notes_dir, backend) -> (name, note count or None, reason)."""
+    """Worker: (name, source, notes_dir, backend, min_notes) -> (name, note count or None,
+    skip reason, info); info holds the note statistics, the parts' programs and their sources
+    (MusicXML), and the notes per instrument code. The arrays are written atomically."""
+    from music_codecs.atomic import atomic_file
+
     name, source, notes_dir, backend, min_notes = task
+    stats, parts = {}, []
     try:
-        notes = _read(source, backend, min_notes)
+        notes = _read(source, backend, min_notes, stats, parts)
     except MusicFileError as err:
-        return name, None, err.reason
+        return name, None, err.reason, {"stats": stats}
     except UserError as err:
-        return name, None, str(err)
+        return name, None, str(err), {"stats": stats}
     except Exception as err:  # noqa: BLE001  a batch job skips whatever a reader chokes on
-        return name, None, f"{type(err).__name__}: {err}"
+        return name, None, f"{type(err).__name__}: {err}", {"stats": stats}
     stem = pathlib.Path(notes_dir) / name
     stem.parent.mkdir(parents=True, exist_ok=True)
-    np.save(f"{stem}.npy", notes)
-    save_csv(f"{stem}.csv", notes)
-    return name, len(notes), None
+    with atomic_file(f"{stem}.csv") as f:
+        save_csv(f, notes)
+    with atomic_file(f"{stem}.npy") as f:  # last: an .npy means the piece is complete
+        np.save(f, notes)
+    codes, counts = np.unique(codec.PROGRAM_TO_INSTRUMENT[notes[:, 4]], return_counts=True)
+    info = {
+        "stats": stats,
+        "parts": [list(p) for p in parts],
+        "instruments": {int(c): int(n) for c, n in zip(codes, counts)},
+        "largest_beat_advance": int(np.diff(np.unique(notes[:, 0])).max()) if len(notes) > 1 else 0,
+    }
+    return name, len(notes), None, info
 
 
 def seeded_split(names, seed=0, ratio_valid=0.1, ratio_test=0.1):
@@ -141,7 +161,45 @@ def split_from_files(names, splits_dir):
 
 
 def _write_lines(path, lines):
-    pathlib.Path(path).write_text("".join(f"{line}\n" for line in lines), encoding="utf8")
+    from music_codecs.atomic import atomic_file
+
+    with atomic_file(path) as f:
+        f.write("".join(f"{line}\n" for line in lines).encode("utf8"))
+
+
+def _write_json(path, value):
+    from music_codecs.atomic import atomic_file
+
+    with atomic_file(path) as f:
+        f.write(json.dumps(value, indent=1).encode("utf8"))
+
+
+LOG = "prepare-log.jsonl"  # one line per finished piece; what a rerun skips
+
+
+def _read_log(output, notes_dir):
+    """Finished pieces of an earlier run: {name: (count, reason, info)}; a kept piece counts
+    only if its .npy is there (a crash mid-line or mid-file leaves it to be redone)."""
+    done = {}
+    path = output / LOG
+    if not path.is_file():
+        return done
+    for line in path.read_text(encoding="utf8").splitlines():
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if r["count"] is None or (notes_dir / f"{r['name']}.npy").is_file():
+            done[r["name"]] = (r["count"], r["reason"], r.get("info", {}))
+    return done
+
+
+def default_workers():
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def prepare(
@@ -149,46 +207,95 @@ def prepare(
     output,
     *,
     backend="symusic",
-    workers=1,
+    workers=None,
     splits_dir=None,
     seed=0,
     min_notes=MIN_NOTES,
     progress=True,
+    resume=True,
+    save_every=60.0,
 ):
-    """Prepare every (name, source) item into `output`; returns the report dictionary."""
+    """Prepare every (name, source) item into `output`; returns the report dictionary.
+
+    workers: processes (default: one per core). With `resume`, pieces an earlier run of the
+    same folder finished (listed in prepare-log.jsonl) are not read again. The name lists, the
+    split and the report are rewritten every `save_every` seconds and at the end, all
+    atomically, so an interrupted run (Ctrl-C included) leaves a folder that trains, and the
+    same command finishes it.
+    """
     import tqdm
 
     output = pathlib.Path(output)
     notes_dir = output / "notes"
     notes_dir.mkdir(parents=True, exist_ok=True)
-    (notes_dir / "encoding.json").write_text(json.dumps(codec.get_encoding()), encoding="utf8")
-    sources = dict(items)
-    tasks = [(name, source, str(notes_dir), backend, min_notes) for name, source in items]
+    _write_json(notes_dir / "encoding.json", codec.get_encoding())
+    workers = default_workers() if workers is None else workers
+    done = _read_log(output, notes_dir) if resume else {}
+    if not resume and (output / LOG).exists():
+        (output / LOG).unlink()
+    wanted = {name for name, _ in items}
+    results = {name: r for name, r in done.items() if name in wanted}
+    todo = [(n, src, str(notes_dir), backend, min_notes) for n, src in items if n not in results]
     start = time.perf_counter()
-    bar = tqdm.tqdm(total=len(tasks), unit="piece", disable=not progress, desc="prepare")
-    results = {}
-    if workers > 1 and len(tasks) > 1:
-        # fork shares the already imported readers, but forking a process that runs JAX's
-        # threads can deadlock: then (and where fork does not exist) start fresh workers.
-        forkable = "fork" in multiprocessing.get_all_start_methods() and "jax" not in sys.modules
-        method = "fork" if forkable else "spawn"
-        with multiprocessing.get_context(method).Pool(workers) as pool:
-            for name, count, reason in pool.imap_unordered(prepare_piece, tasks, chunksize=1):
-                results[name] = (count, reason)
-                bar.update()
-    else:
-        for task in tasks:
-            name, count, reason = prepare_piece(task)
-            results[name] = (count, reason)
-            bar.update()
-    bar.close()
-    seconds = time.perf_counter() - start
+    bar = tqdm.tqdm(
+        total=len(items), initial=len(results), unit="piece", disable=not progress, desc="prepare"
+    )
+    last_save = time.perf_counter()
+    interrupted = False
+    with open(output / LOG, "a", encoding="utf8") as log:
 
-    names = [name for name, _ in items if results[name][0] is not None]
+        def record(name, count, reason, info):
+            nonlocal last_save
+            results[name] = (count, reason, info)
+            log.write(json.dumps({"name": name, "count": count, "reason": reason, "info": info}) + "\n")
+            log.flush()
+            bar.update()
+            if time.perf_counter() - last_save > save_every:
+                _finish(items, results, output, splits_dir, seed, backend, start, partial=True)
+                last_save = time.perf_counter()
+
+        try:
+            if workers > 1 and len(todo) > 1:
+                # fork shares the already imported readers, but forking a process that runs
+                # JAX's threads can deadlock: then (and where fork does not exist) spawn.
+                forkable = "fork" in multiprocessing.get_all_start_methods() and "jax" not in sys.modules
+                method = "fork" if forkable else "spawn"
+                # the largest pieces first (by file size), so no long one starts last
+                todo.sort(key=lambda t: -_size(t[1]))
+                with multiprocessing.get_context(method).Pool(workers) as pool:
+                    for result in pool.imap_unordered(prepare_piece, todo, chunksize=1):
+                        record(*result)
+            else:
+                for task in todo:
+                    record(*prepare_piece(task))
+        except KeyboardInterrupt:
+            interrupted = True
+    bar.close()
+    report = _finish(items, results, output, splits_dir, seed, backend, start, partial=interrupted)
+    report["resumed"] = len(done)
+    if interrupted:
+        print(
+            f"interrupted: {report['finished']} of {len(items)} pieces done; rerun to resume", file=sys.stderr
+        )
+    return report
+
+
+def _size(source):
+    path = source[len(CORPUS_PREFIX) :] if source.startswith(CORPUS_PREFIX) else source
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _finish(items, results, output, splits_dir, seed, backend, start, partial):
+    """Write names, split and report for the pieces finished so far; returns the report."""
+    sources = dict(items)
+    names = [name for name, _ in items if name in results and results[name][0] is not None]
     skipped = [
         {"name": name, "source": sources[name], "reason": results[name][1]}
         for name, _ in items
-        if results[name][0] is None
+        if name in results and results[name][0] is None
     ]
     _write_lines(output / "names.txt", names)
     split_notes = {}
@@ -198,36 +305,111 @@ def prepare(
         split = seeded_split(names, seed)
     for part in SPLITS:
         _write_lines(output / f"{part}-names.txt", split[part])
+    seconds = time.perf_counter() - start
+    infos = [results[name][2] for name, _ in items if name in results]
     n_notes = sum(results[name][0] for name in names)
     report = {
         "output": str(output),
         "backend": backend,
         "pieces": len(items),
+        "finished": len(results),
+        "complete": not partial and len(results) == len(items),
         "kept": len(names),
         "skipped_count": len(skipped),
         "notes": n_notes,
         "seconds": round(seconds, 3),
-        "pieces_per_second": round(len(items) / seconds, 3) if seconds else None,
-        "notes_per_second": round(n_notes / seconds, 1) if seconds else None,
         "split": {part: len(split[part]) for part in SPLITS},
         "split_source": str(splits_dir) if splits_dir is not None else f"seeded ({seed})",
         **split_notes,
+        **corpus_statistics(infos),
         "kept_names": names,
         "skipped": skipped,
     }
-    (output / "prepare-report.json").write_text(json.dumps(report, indent=1), encoding="utf8")
+    _write_json(output / "prepare-report.json", report)
     return report
+
+
+def corpus_statistics(infos):
+    """Totals over the pieces' info records: notes per instrument (histogram, by name), how
+    the parts' programs were found, the part names that fell back to piano, and what was
+    dropped (drum notes, notes of programs outside the 64 instruments, duplicates)."""
+    instruments, pieces, sources, fallback = Counter(), Counter(), Counter(), Counter()
+    drops = Counter()
+    programs = Counter()
+    for info in infos:
+        for code, n in info.get("instruments", {}).items():
+            instruments[codec.INSTRUMENT_NAMES[int(code)]] += n
+            pieces[codec.INSTRUMENT_NAMES[int(code)]] += 1
+        for name, _, source in info.get("parts", []):
+            sources[source] += 1
+            if source == "fallback":
+                fallback[name or "(no name)"] += 1
+        stats = info.get("stats", {})
+        for key in ("notes_in", "drum_notes", "duplicates"):
+            drops[key] += stats.get(key, 0)
+        for p, n in stats.get("dropped_programs", {}).items():
+            programs[int(p)] += n
+    advances = [info["largest_beat_advance"] for info in infos if "largest_beat_advance" in info]
+    return {
+        # the largest jump in beats between consecutive onsets of any piece: what `generate
+        # --strict` allows at most
+        "largest_beat_advance": max(advances, default=0),
+        "instrument_notes": dict(instruments.most_common()),
+        "instrument_pieces": dict(pieces.most_common()),
+        "part_programs": dict(sources.most_common()),
+        "fallback_part_names": dict(fallback.most_common()),
+        "notes_read": drops["notes_in"],
+        "dropped": {
+            "drum_notes": drops["drum_notes"],
+            "program_notes": {str(p): n for p, n in sorted(programs.items())},
+            "duplicates": drops["duplicates"],
+        },
+    }
 
 
 def summary(report):
     """The report as a few printable lines."""
     lines = [
-        f"prepared {report['kept']} of {report['pieces']} pieces, {report['notes']} notes, "
-        f"in {report['seconds']:.1f} s -> {report['output']}",
+        f"prepared {report['kept']} of {report['pieces']} pieces, {report['notes']:,} notes, "
+        f"in {report['seconds']:.1f} s -> {report['output']}"
+        + (f" ({report['resumed']} done by an earlier run)" if report.get("resumed") else ""),
         "split: "
         + ", ".join(f"{k} {v}" for k, v in report["split"].items())
         + f" ({report['split_source']})",
     ]
+    total = sum(report.get("instrument_notes", {}).values())
+    if total:
+        lines.append(
+            "instruments (share of notes): "
+            + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in report["instrument_notes"].items())
+        )
+    if report.get("part_programs"):
+        sources = report["part_programs"]
+        lines.append(
+            "part programs: "
+            + ", ".join(f"{n} from {k}" for k, n in sources.items())
+            + (
+                " (fallback to piano: "
+                + ", ".join(f"{k} x{v}" for k, v in report["fallback_part_names"].items())
+                + ")"
+                if report.get("fallback_part_names")
+                else ""
+            )
+        )
+    dropped = report.get("dropped", {})
+    if dropped:
+        from mmt_jax.notes import describe_drops
+
+        lines.append(
+            f"{report['notes_read']:,} notes read; "
+            + describe_drops(
+                {
+                    "drum_notes": dropped["drum_notes"],
+                    "dropped_programs": {int(p): n for p, n in dropped["program_notes"].items()},
+                    "duplicates": dropped["duplicates"],
+                }
+            )
+        )
     if report["skipped"]:
         lines.append(f"skipped {report['skipped_count']}:")
         lines += [f"  {s['name']}: {s['reason']}" for s in report["skipped"]]

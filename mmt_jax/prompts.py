@@ -16,6 +16,7 @@ from mmt_jax import codec
 from music_codecs.errors import UserError
 
 MODES = ("unconditional", "instrument", "continuation")
+MIDI_DEFAULT_QPM = 120.0  # a MIDI file without a tempo event plays at 120 (the MIDI standard)
 
 
 def _row(etype, instrument=0):
@@ -54,19 +55,47 @@ def continuation_from_codes(codes, beats):
     return codes[: later[0]] if len(later) else codes
 
 
-def continuation(path, beats, max_beat=codec.MODEL_MAX_BEAT):
-    """The first `beats` beats of a MIDI/MusicXML file as a prompt (codes)."""
-    from mmt_jax.notes import file_to_notes
+def continuation(path, beats, max_beat=codec.MODEL_MAX_BEAT, timing=None):
+    """The first `beats` beats of a MIDI/MusicXML file as a prompt (codes).
 
-    notes = file_to_notes(path, filters=False)
+    timing: a dict that receives the prompt's "qpm" and "time_signature" (numerator,
+    denominator) in effect at its first note (None where the file has none), so that the output
+    can be written in the prompt's time."""
+    from mmt_jax.notes import is_musicxml, read_table, table_to_notes
+
+    table = read_table(path)
+    if timing is not None:
+        timing.update(table_timing(table))
+        if timing["qpm"] is None and not is_musicxml(path):
+            timing["qpm"] = MIDI_DEFAULT_QPM
+    notes = table_to_notes(table, filters=False)
     if not len(notes):
         raise UserError(f"{path}: no notes the model can use (drums and dropped programs are removed)")
     notes = notes[notes[:, 0] < max_beat]
     return continuation_from_codes(codec.encode_notes(notes), beats)
 
 
-def build(mode, *, instruments=None, prompt=None, beats=4):
-    """The prompt of one mode from command-line style arguments."""
+def table_timing(table):
+    """{"qpm": tempo, "time_signature": (n, d)} in effect at a table's first note (None if none)."""
+    first = int(table.onset.min()) if len(table) else 0
+    qpm, signature = None, None
+    tempos = np.flatnonzero(table.tempo_tick <= first)
+    if len(table.tempo_qpm):
+        qpm = float(
+            table.tempo_qpm[tempos[np.argmax(table.tempo_tick[tempos])]]
+            if len(tempos)
+            else table.tempo_qpm[0]
+        )
+    sigs = table.time_signatures
+    if len(sigs):
+        before = sigs[sigs[:, 0] <= first]
+        row = before[np.argmax(before[:, 0])] if len(before) else sigs[0]
+        signature = (int(row[1]), int(row[2]))
+    return {"qpm": qpm, "time_signature": signature}
+
+
+def build(mode, *, instruments=None, prompt=None, beats=4, timing=None):
+    """The prompt of one mode from command-line style arguments (timing: see continuation)."""
     if mode == "unconditional":
         return unconditional()
     if mode == "instrument":
@@ -76,5 +105,5 @@ def build(mode, *, instruments=None, prompt=None, beats=4):
     if mode == "continuation":
         if not prompt:
             raise UserError("--mode continuation needs --prompt FILE (MIDI or MusicXML)")
-        return continuation(prompt, beats)
+        return continuation(prompt, beats, timing=timing)
     raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")

@@ -12,8 +12,10 @@ filtering before temperature; type and beat never fall below their running maxim
 from the prompt); the SOS type is masked (for every row; the reference's row-0-only mask is
 `sos_row0_only`); code 0 is masked for sampled fields; instrument rows sample only the
 instrument, SOS/SON/EOS rows are zero elsewhere; a row stops at its EOS and is zero after it.
-`strict=True` adds: a note's instrument is one declared by an instrument row, positions do not
-fall within a beat, and an instrument row never repeats an instrument.
+By default (`declared_only`) a note's instrument is one the sequence declared by an instrument
+row, if it declared any (the reference's is free: `SamplerConfig.preset("reference", ...)`);
+`max_beat_advance` bounds how far a note's beat may jump past the last. `strict=True` adds:
+positions do not fall within a beat, and an instrument row never repeats an instrument.
 
 Beyond the reference: rows may have prompts of different lengths (per-row cache index), and a
 generation may outgrow the model's window: when a row's cache is full, its latest `refill`
@@ -44,6 +46,27 @@ from mmt_jax.model import FIELDS, MMTConfig, MusicTransformer, init_cache
 
 FILTERS = ("top_k", "top_p")
 NEG_INF = -jnp.inf
+PRESETS = {
+    "reference": dict(
+        filter="top_k",
+        thresholds=(0.9,) * 6,
+        declared_only=False,
+        max_beat_advance=0,
+        keep_header=False,
+        start_at_zero=False,
+    ),
+    # chosen by the measurements in docs/results.md: the beat drawn from its 3 most likely codes
+    # (top-k 0.99; the paper's 0.9 keeps 26, and the long tail jumps tens of beats ahead)
+    "default": dict(
+        filter="top_k",
+        thresholds=(0.9, 0.99, 0.9, 0.9, 0.9, 0.9),
+        declared_only=True,
+        max_beat_advance=0,
+        keep_header=True,
+        start_at_zero=True,
+        rebase_beats=True,
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +80,29 @@ class SamplerConfig:
     strict: bool = False  # musical constraints beyond the reference
     sos_row0_only: bool = False  # the reference's quirk: mask SOS type in batch row 0 only
     refill: int = 0  # events re-prefilled when the window is full (0: half)
+    # Notes only on instruments the sequence has declared (when it declares any). The
+    # reference leaves a note's instrument free (False), so an instrument-informed prompt is
+    # only a hint: a model trained mostly on piano answers "violin, cello" with piano.
+    declared_only: bool = True
+    # A refill keeps the sequence's header (SOS, instrument rows, SON) in front of the latest
+    # events, as every training window begins with it; False: only the latest events.
+    keep_header: bool = True
+    # The first note of a piece is on beat 0 (prepare moves every training piece there); a model
+    # trained on windows from anywhere in a piece would otherwise start a new piece anywhere.
+    start_at_zero: bool = True
+    # A refill re-bases beats: the window's first note goes to beat 0 in the model's input (as
+    # in training windows, which begin at beat 0) and the output keeps counting from where it
+    # was, so a sample may run past the beat vocabulary (its beat codes then exceed it).
+    rebase_beats: bool = False
+    max_beat_advance: int = 0  # > 0: a note's beat is at most this many beats after the last
+
+    @classmethod
+    def preset(cls, name: str, model: MMTConfig, **overrides) -> "SamplerConfig":
+        """Named settings: "reference" (the paper's: top-k 0.9 on every field, instruments
+        free) or "default" (SAMPLING_DEFAULT, chosen by measurement; docs/results.md)."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown sampling preset {name!r}; choose one of {', '.join(PRESETS)}")
+        return cls(model, **{**PRESETS[name], **overrides})
 
     def __post_init__(self):
         thresholds = self.thresholds
@@ -73,6 +119,8 @@ class SamplerConfig:
             raise ValueError("max_events must be positive")
         if not 0 <= self.refill < self.model.max_seq_len:
             raise ValueError(f"refill must be below the window {self.model.max_seq_len}")
+        if self.max_beat_advance < 0:
+            raise ValueError("max_beat_advance must be non-negative (0: unbounded)")
 
     @property
     def top_ks(self) -> tuple[int, ...]:
@@ -101,6 +149,7 @@ class Events:
     last_beat: jax.Array  # [B] beat and position codes of the last note (strict mode)
     last_pos: jax.Array  # [B]
     declared: jax.Array  # [B, n_instruments] instruments named by instrument rows
+    beat_offset: jax.Array  # [B] added to sampled beat codes in `seq` (rebase_beats)
 
 
 @struct.dataclass
@@ -138,6 +187,7 @@ def start_events(cfg: SamplerConfig, prompt, prompt_len) -> Events:
         last_beat=jnp.where(has_note, last_row[:, 1], 0),
         last_pos=jnp.where(has_note, last_row[:, 2], 0),
         declared=declared,
+        beat_offset=jnp.zeros((batch,), jnp.int32),
     )
 
 
@@ -185,7 +235,13 @@ def sample_event(cfg: SamplerConfig, ev: Events, logits, temperature, keys):
         masked = jnp.where(extra_mask, NEG_INF, logits[f]).at[:, 0].set(NEG_INF)
         return _draw(cfg, f, masked, temperature[f], keys[:, f])
 
-    beat = field(1, _below(logits[1], ev.max_beat))
+    beat_mask = _below(logits[1], ev.max_beat)
+    if cfg.max_beat_advance:  # no jump past the largest advance seen in training
+        last = jnp.maximum(ev.max_beat, 1)
+        beat_mask |= ~_below(logits[1], last + cfg.max_beat_advance + 1)
+    if cfg.start_at_zero:  # no note yet: the first goes on beat 0 (code 1)
+        beat_mask |= (ev.max_beat == 0)[:, None] & ~_below(logits[1], jnp.full_like(ev.max_beat, 2))
+    beat = field(1, beat_mask)
     no_mask = jnp.zeros((batch, 1), bool)
     if cfg.strict:  # positions never fall within a beat
         same_beat = (beat == ev.last_beat)[:, None]
@@ -194,11 +250,13 @@ def sample_event(cfg: SamplerConfig, ev: Events, logits, temperature, keys):
         position = field(2, no_mask)
     pitch = field(3, no_mask)
     duration = field(4, no_mask)
+    declared = ev.declared
+    any_declared = jnp.any(declared[:, 1:], axis=1, keepdims=True)
     if cfg.strict:  # notes use declared instruments; instrument rows name new ones
-        declared = ev.declared
-        any_declared = jnp.any(declared[:, 1:], axis=1, keepdims=True)
         all_declared = jnp.all(declared[:, 1:], axis=1, keepdims=True)
         inst_mask = jnp.where(is_inst[:, None], declared & ~all_declared, ~declared & any_declared)
+    elif cfg.declared_only:  # notes use declared instruments
+        inst_mask = jnp.where(is_inst[:, None], False, ~declared & any_declared)
     else:
         inst_mask = no_mask
     instrument = field(5, inst_mask)
@@ -239,7 +297,8 @@ def advance(cfg: SamplerConfig, ev: Events, logits, prompt_len, temperature, row
     """Sample one event per row from `logits`, write it after the row's events; (ev, event)."""
     event, ev = sample_event(cfg, ev, logits, temperature, step_keys(row_keys, ev.step))
     rows = jnp.arange(event.shape[0])
-    seq = ev.seq.at[rows, prompt_len + ev.step].set(event)
+    stored = event.at[:, 1].add(jnp.where(event[:, 0] == NOTE, ev.beat_offset, 0))
+    seq = ev.seq.at[rows, prompt_len + ev.step].set(stored)
     return ev.replace(seq=seq, step=ev.step + 1, done=ev.done | (event[:, 0] == EOS)), event
 
 
@@ -249,6 +308,33 @@ def window(seq, end, size):
     start = end - count
     rows = jax.vmap(lambda s, st: lax.dynamic_slice_in_dim(s, st, size, axis=0))(seq, start)
     return rows, count
+
+
+def header_window(seq, end, size, max_header):
+    """Like `window` for a full window (end >= size), but the row's header (its rows before the
+    first note: SOS, instrument rows, SON; at most max_header) stays in front, followed by the
+    latest events: the context a model trained on windows that always begin with the header
+    expects."""
+    is_note = seq[..., 0] == NOTE
+    first_note = jnp.where(jnp.any(is_note, axis=1), jnp.argmax(is_note, axis=1), seq.shape[1])
+    header = jnp.minimum(jnp.minimum(first_note, max_header), end)
+    j = jnp.arange(size)[None, :]
+    index = jnp.where(j < header[:, None], j, end[:, None] - size + j)
+    index = jnp.clip(index, 0, seq.shape[1] - 1)
+    return jnp.take_along_axis(seq, index[..., None], axis=1), jnp.minimum(end, size)
+
+
+def rebased(seq, end, size, header, full, offset):
+    """(seq as the model should see it, new offsets) for a refill: `seq` holds absolute beat
+    codes; for the rows that refill (`full`) the offset becomes the beat of the window's first
+    note after the header (which the model then sees as beat 0), other rows keep theirs."""
+    codes, _ = header_window(seq, end, size, header) if header else window(seq, end, size)
+    is_note = codes[..., 0] == NOTE
+    first = jnp.min(jnp.where(is_note, codes[..., 1], jnp.iinfo(jnp.int32).max), axis=1)
+    total = jnp.where(full & jnp.any(is_note, axis=1), first - 1, offset)
+    note = seq[..., 0] == NOTE
+    shifted = seq.at[..., 1].set(jnp.where(note, jnp.maximum(seq[..., 1] - total[:, None], 1), seq[..., 1]))
+    return shifted, total
 
 
 def _last(logits, count):
@@ -261,9 +347,14 @@ def _last(logits, count):
 # ----------------------------------------------------------------------------- cached loop
 
 
-def _prefill(model, params, cache, seq, end, size):
-    """Prefill the last `size` events before `end` at positions 0..; (logits, cache, count)."""
-    codes, count = window(seq, end, min(size, seq.shape[1]))
+def _prefill(model, params, cache, seq, end, size, keep_header=0):
+    """Prefill the last `size` events before `end` at positions 0.. (with keep_header > 0: the
+    header, up to that many rows, then the latest events); (logits, cache, count)."""
+    size = min(size, seq.shape[1])
+    if keep_header:
+        codes, count = header_window(seq, end, size, keep_header)
+    else:
+        codes, count = window(seq, end, size)
     logits, cache = model.apply(params, codes, cache, 0, count, method=MusicTransformer.decode)
     return _last(logits, count), cache, count
 
@@ -304,7 +395,17 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         ev = state.events
         size = min(cfg.refill_events, max_len)
         fresh = init_cache(cfg.model, full.shape[0], size, state.cache[0]["k"].dtype)
-        logits, fresh, count = _prefill(model, params, fresh, ev.seq, prompt_len + ev.step, size)
+        header = size // 2 if cfg.keep_header else 0
+        seq, offset = ev.seq, ev.beat_offset
+        if cfg.rebase_beats:
+            seq, offset = rebased(ev.seq, prompt_len + ev.step, size, header, full, ev.beat_offset)
+            moved = offset - ev.beat_offset  # running maxima follow the new origin
+            ev = ev.replace(
+                max_beat=jnp.maximum(ev.max_beat - moved, 1),
+                last_beat=jnp.maximum(ev.last_beat - moved, 1),
+                beat_offset=offset,
+            )
+        logits, fresh, count = _prefill(model, params, fresh, seq, prompt_len + ev.step, size, header)
         row = full[:, None, None, None]  # cache leaves are [B, H, L, D]
 
         def merge(old, new):

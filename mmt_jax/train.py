@@ -15,7 +15,6 @@ evaluation reports).
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +39,7 @@ def _prepare_corpus(cfg: DataConfig) -> None:
     items = prepare.corpus_items(None)
     if cfg.prepare_limit:
         items = items[: cfg.prepare_limit]
-    report = prepare.prepare(items, cfg.path, workers=max(1, min(4, os.cpu_count() or 1)))
+    report = prepare.prepare(items, cfg.path)
     print(prepare.summary({**report, "skipped": []}))
 
 
@@ -80,6 +79,7 @@ def make_pipelines(cfg: Config, process_index=0, process_count=1):
         pad_multiple=d.pad_multiple,
         process_index=process_index,
         process_count=process_count,
+        windows=d.windows,
     )
     notes = Path(d.path) / "notes"
     train_ds = make_dataset(

@@ -32,9 +32,10 @@ def track_label(program: int, is_drum: bool, name: str = "") -> str:
     return f"{name} ({instrument})" if name and name != instrument else instrument
 
 
-def save_pianoroll_png(table: NoteTable, path, title=None, dpi=120) -> str:
+def save_pianoroll_png(table: NoteTable, path, title=None, dpi=120, marks=None) -> str:
     """Draw every note as a bar: one colour per track with a legend of instruments, x in beats,
-    y in pitch names. Returns the path."""
+    y in pitch names; marks {beat: label} draws a labelled vertical line at each beat (e.g.
+    where a prompt ends). Returns the path."""
     import matplotlib
     import pretty_midi
     from matplotlib.collections import PolyCollection
@@ -69,6 +70,16 @@ def save_pianoroll_png(table: NoteTable, path, title=None, dpi=120) -> str:
         if high - low <= 24:
             ticks = [p for p in range(low, high + 1) if p % 12 in (0, 4, 7)]
         ax.set_yticks(ticks, [pretty_midi.note_number_to_name(p) for p in ticks])
+    for beat, label in (marks or {}).items():
+        ax.axvline(beat, color="black", linestyle="--", linewidth=1.2)
+        ax.annotate(
+            label,
+            (beat, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -12),
+            textcoords="offset points",
+            fontsize="small",
+        )
     ax.set_xlabel(f"beats (quarter notes; {table.resolution} ticks each)")
     ax.set_ylabel("pitch")
     ax.grid(axis="x", alpha=0.3)

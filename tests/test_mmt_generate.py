@@ -148,3 +148,49 @@ def test_missing_checkpoint_is_one_line_error(tmp_path, capsys):
     assert run_cli("mmt-jax", DESCRIPTION, COMMANDS, argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "no such run folder" in err
+
+
+def test_continuation_keeps_the_prompts_tempo_and_time_signature(checkpoint, tmp_path):
+    pm = pretty_midi.PrettyMIDI(initial_tempo=70.0)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(3, 4, 0.0))
+    piano = pretty_midi.Instrument(program=0)
+    beat = 60 / 70
+    piano.notes += [pretty_midi.Note(80, 60 + i % 7, i * beat, (i + 0.5) * beat) for i in range(12)]
+    pm.instruments.append(piano)
+    pm.write(str(tmp_path / "slow.mid"))
+    common = [
+        "--checkpoint",
+        str(checkpoint),
+        "--mode",
+        "continuation",
+        "--prompt",
+        str(tmp_path / "slow.mid"),
+    ]
+    common += ["--num-samples", "1", "--max-events", "6", "--renderer", "sine", "--beats", "4"]
+    for extra, qpm in (([], 70.0), (["--tempo", "90"], 90.0)):
+        out = tmp_path / f"out{qpm:g}"
+        assert (
+            run_cli("mmt-jax", DESCRIPTION, COMMANDS, ["generate", *common, "--out", str(out), *extra]) == 0
+        )
+        back = pretty_midi.PrettyMIDI(str(out / "continuation-000.mid"))
+        assert back.get_tempo_changes()[1][0] == pytest.approx(qpm, abs=0.01)
+        signature = back.time_signature_changes[0]
+        assert (signature.numerator, signature.denominator) == (3, 4)
+        record = json.loads((out / "generate.json").read_text())["runs"][-1]["samples"][0]
+        assert record["qpm"] == pytest.approx(qpm, abs=0.01)
+
+
+def test_encode_reports_what_it_drops(tmp_path, capsys):
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    for program, is_drum, n in ((0, False, 5), (0, True, 3), (120, False, 2), (40, False, 4)):
+        inst = pretty_midi.Instrument(program=program, is_drum=is_drum)
+        inst.notes += [pretty_midi.Note(80, 50 + i, i * 0.5, i * 0.5 + 0.25) for i in range(n)]
+        pm.instruments.append(inst)
+    pm.write(str(tmp_path / "mixed.mid"))
+    argv = ["encode", str(tmp_path / "mixed.mid"), str(tmp_path / "codes.npy")]
+    assert run_cli("mmt-jax", DESCRIPTION, COMMANDS, argv) == 0
+    out = capsys.readouterr().out
+    assert "14 notes read" in out and "3 drum notes" in out
+    assert "2 notes of programs outside MMT's 64 instruments (program 120: 2)" in out
+    codes = np.load(tmp_path / "codes.npy")
+    assert (codes[:, 0] == codec.NOTE).sum() == 9

@@ -1,5 +1,7 @@
 """The compiled MMT sampler: parity with the no-cache baseline, constraints, stopping, compiles."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -173,3 +175,18 @@ def test_top_p_keeps_the_nucleus_and_top_k_the_k_best():
     # top-k with threshold 0.4: k = ceil(0.6 * 4) = 3 -> the rarest code never appears
     drawn = np.asarray(_draw(SamplerConfig(model, thresholds=0.4), 0, logits, 1.0, keys))
     assert set(drawn.tolist()) == {1, 2, 3}
+
+
+def test_refills_rebase_beats_and_keep_the_header(notes_params):
+    cfg = SamplerConfig(
+        MODEL, max_events=80, thresholds=SAMPLE_TYPES, refill=12, rebase_beats=True, keep_header=True
+    )
+    out = sample(notes_params, cfg, PROMPTS, 80, seed=2)
+    free = sample(
+        notes_params, dataclasses.replace(cfg, rebase_beats=False, keep_header=False), PROMPTS, 80, seed=2
+    )
+    for s, t, n in zip(out.sequences(), free.sequences(), out.prompt_len):
+        notes = s[s[:, 0] == NOTE]
+        assert np.all(np.diff(notes[:, 1]) >= 0) and notes[:, 1].min() >= 1  # beats never fall
+        head = MODEL.max_seq_len - n  # the same until the first refill
+        np.testing.assert_array_equal(s[:head], t[:head])

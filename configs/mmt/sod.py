@@ -8,7 +8,9 @@
 100k steps; clip 1.0; at most 200k steps; validation every 1000 steps; stop on the 21st round
 without improvement (the reference's counter > 20). Variants: `model.pos_emb=rotary` (RPE) or
 `model.pos_emb=none` (NPE). Reference loss parity: `loss.mask_padding=False
-data.pad_to_max=False data.pad_multiple=1`.
+data.pad_to_max=False data.pad_multiple=1`. Windows are the reference's (`data.windows=reference`:
+long pieces cut to 256 beats / 1024 rows, each cut ending in end-of-song); `data.windows=events`
+trains on random windows that carry end-of-song only at a piece's true end.
 """
 
 from mmt_jax.config import Config, DataConfig, LossConfig, MMTConfig, paper_optim
@@ -20,7 +22,7 @@ DATA_PATH = "data/mmt/sod"
 def get_config(data_path=DATA_PATH, out_dir="runs/mmt/sod"):
     return Config(
         model=MMTConfig(),
-        data=DataConfig(path=data_path, batch_size=8),
+        data=DataConfig(path=data_path, batch_size=8, windows="reference"),
         loss=LossConfig(mask_padding=True),
         optim=paper_optim(),
         train=TrainConfig(

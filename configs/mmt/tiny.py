@@ -22,6 +22,7 @@ def get_config():
             eval_max_batches=8,
             prepare_corpus="music21",
             prepare_limit=60,
+            windows="events",  # random windows; end-of-song only at a piece's end
         ),
         loss=LossConfig(mask_padding=True),
         optim=paper_optim(lr=2e-3, warmup_steps=50, decay_steps=STEPS),

@@ -33,10 +33,20 @@ def run(args):
     from mmt_jax import notes as notes_lib
 
     path = args.notes
+    stats = None
     if path.lower().endswith(notes_lib.MIDI_SUFFIXES + notes_lib.MUSICXML_SUFFIXES):
-        notes = notes_lib.file_to_notes(path, backend=args.backend, filters=False)
+        stats = {}
+        notes = notes_lib.file_to_notes(path, backend=args.backend, filters=False, stats=stats)
     else:
         notes = notes_lib.load_array(path, 5)
+        programs = notes[:, 4][codec.PROGRAM_TO_INSTRUMENT[np.clip(notes[:, 4], 0, 127)] == 0]
+        values, counts = np.unique(programs, return_counts=True)
+        if len(values):
+            print(
+                f"skipped {len(programs):,} notes of programs outside MMT's 64 instruments ("
+                + ", ".join(f"program {p}: {n:,}" for p, n in zip(values, counts))
+                + ")"
+            )
     try:
         codes = codec.encode_notes(notes, max_beat=args.max_beat)
     except ValueError as err:
@@ -47,4 +57,9 @@ def run(args):
         notes_lib.save_csv(args.codes, codes, notes_lib.CODES_HEADER)
     else:
         np.save(args.codes, codes)
+    skipped = int(np.sum(notes[:, 0] > args.max_beat)) if len(notes) else 0
+    if stats is not None:
+        print(f"{stats['notes_in']:,} notes read; " + notes_lib.describe_drops(stats))
+    if skipped:
+        print(f"skipped {skipped:,} notes after beat {args.max_beat} (--max-beat)")
     print(f"{len(notes)} notes -> {len(codes)} code rows -> {args.codes}")

@@ -26,6 +26,24 @@ def add_arguments(parser):
         help="test pieces are capped to this many event rows before decoding "
         "(the paper: 1024, its sequence length)",
     )
+    parser.add_argument(
+        "--sampling",
+        default="default",
+        choices=("default", "reference"),
+        help="sampling preset (see `mmt-jax generate --help`); 'reference' = the paper's",
+    )
+    parser.add_argument("--strict", action="store_true", help="strict sampling constraints")
+    parser.add_argument(
+        "--max-beat-advance",
+        type=int,
+        help="bound on a note's beat jump (0: none; default with --sampling default or --strict: "
+        "the data's largest, from its prepare-report.json)",
+    )
+    parser.add_argument(
+        "--instruments",
+        help="also measure instrument-informed samples for these (e.g. piano,violin,cello): "
+        "the share of their notes on the requested instruments, with and without strict",
+    )
     parser.add_argument("--out", default="evaluation", help="folder for evaluate.{json,md}")
 
 
@@ -48,6 +66,10 @@ def run(args):
         temperature=args.temperature,
         max_events=args.max_events,
         truth_rows=args.truth_rows,
+        sampling=args.sampling,
+        strict=args.strict,
+        max_beat_advance=args.max_beat_advance,
+        instruments=args.instruments,
     )
     result["settings"]["checkpoint"] = str(args.checkpoint)
     json_path, md_path = write(result, args.out)

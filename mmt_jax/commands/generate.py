@@ -26,10 +26,10 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--top-k-threshold",
-        default="0.9",
+        default=None,
         help="filter threshold (k = ceil((1 - t) * vocab)); one or six values",
     )
-    parser.add_argument("--filter", default="top_k", choices=("top_k", "top_p"))
+    parser.add_argument("--filter", default=None, choices=("top_k", "top_p"))
     parser.add_argument(
         "--max-events",
         type=int,
@@ -37,9 +37,32 @@ def add_arguments(parser):
         help="events generated after the prompt at most (may exceed the window)",
     )
     parser.add_argument(
+        "--sampling",
+        default="default",
+        choices=("default", "reference"),
+        help="named settings: 'default' (chosen by the measurements in docs/results.md: notes only "
+        "on declared instruments, beat from its 3 likeliest codes and never further ahead than "
+        "the training data went, refills re-based) or 'reference' (the paper's: top-k 0.9 on "
+        "every field, instruments free); --top-k-threshold and --filter override either",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
-        help="declared instruments only, ordered positions, no repeated instrument rows",
+        help="also: ordered positions, no repeated instrument rows, and no beat jump larger than "
+        "the largest in the training data (from its prepare-report.json; see --max-beat-advance)",
+    )
+    parser.add_argument(
+        "--max-beat-advance",
+        type=int,
+        help="a note's beat at most this many beats after the last one's (0: unbounded; "
+        "default with --sampling default or --strict: the largest advance in the run's training "
+        "data, from its prepare-report.json)",
+    )
+    parser.add_argument(
+        "--tempo",
+        type=float,
+        help="tempo (quarter notes per minute) of the written files; default: a continuation's "
+        "prompt's own tempo (and time signature), else 100 as in the paper",
     )
     parser.add_argument("--renderer", default="auto", choices=("auto", "fluidsynth", "sine"))
 
@@ -56,6 +79,17 @@ def _floats(text, name):
     return tuple(values) if len(values) == 6 else values[0]
 
 
+def training_beat_advance(run_cfg):
+    """The largest beat advance in the run's training data (its prepare-report.json), or None."""
+    import json
+    from pathlib import Path
+
+    report = Path(run_cfg.data.path or "-") / "prepare-report.json"
+    if not report.is_file():
+        return None
+    return json.loads(report.read_text()).get("largest_beat_advance") or None
+
+
 def run(args):
     from mmt_jax import prompts
     from mmt_jax.generate import generate
@@ -66,23 +100,35 @@ def run(args):
     temperature = _floats(args.temperature, "temperature")
     if min(temperature if isinstance(temperature, tuple) else (temperature,)) <= 0:
         raise UserError("--temperature must be positive")
-    thresholds = _floats(args.top_k_threshold, "top-k-threshold")
-    prompt = prompts.build(args.mode, instruments=args.instruments, prompt=args.prompt, beats=args.beats)
+    if args.tempo is not None and not args.tempo > 0:
+        raise UserError("--tempo must be positive")
+    timing = {}
+    prompt = prompts.build(
+        args.mode, instruments=args.instruments, prompt=args.prompt, beats=args.beats, timing=timing
+    )
     if args.max_events < 1:
         raise UserError("--max-events must be positive")
     params, run_cfg = load(args.checkpoint)
     model_cfg = run_cfg.model
+    overrides = {"max_events": args.max_events, "strict": args.strict}
+    if args.top_k_threshold is not None:
+        overrides["thresholds"] = _floats(args.top_k_threshold, "top-k-threshold")
+    if args.filter is not None:
+        overrides["filter"] = args.filter
+    advance = args.max_beat_advance
+    if advance is None and (args.strict or args.sampling == "default"):
+        advance = training_beat_advance(run_cfg)
+        if advance is None:
+            print("note: no prepare-report.json for the run's data; beat advance left unbounded")
+    if advance is not None:
+        overrides["max_beat_advance"] = advance
     try:
-        cfg = SamplerConfig(
-            model_cfg,
-            max_events=args.max_events,
-            filter=args.filter,
-            thresholds=thresholds,
-            strict=args.strict,
-        )
+        cfg = SamplerConfig.preset(args.sampling, model_cfg, **overrides)
     except ValueError as err:
         raise UserError(str(err)) from None
+    qpm = args.tempo if args.tempo is not None else timing.get("qpm")
     settings = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    settings.update(max_beat_advance=cfg.max_beat_advance, declared_only=cfg.declared_only, qpm=qpm)
     records = generate(
         params,
         cfg,
@@ -95,6 +141,10 @@ def run(args):
         stem=args.mode,
         renderer=args.renderer,
         settings=settings,
+        qpm=qpm,
+        time_signature=timing.get("time_signature"),
+        mark_beat=args.beats if args.mode == "continuation" else None,
     )
     notes = sum(r["notes"] for r in records)
-    print(f"wrote {len(records)} samples ({notes} notes) to {args.out}")
+    tempo = f"{records[0]['qpm']:g} qpm" if records else ""
+    print(f"wrote {len(records)} samples ({notes} notes, {tempo}) to {args.out}")

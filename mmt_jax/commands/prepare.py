@@ -16,7 +16,12 @@ def add_arguments(parser):
     out.add_argument("--output", dest="out", help=argparse.SUPPRESS)  # the old spelling
     parser.add_argument("--composers", help="corpus only: comma-separated composers (e.g. bach,beethoven)")
     parser.add_argument("--limit", type=int, help="prepare only the first N pieces")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="read every piece again (default: a rerun into the same --out skips pieces already done)",
+    )
     parser.add_argument(
         "--backend",
         choices=("symusic", "pretty_midi"),
@@ -55,7 +60,7 @@ def run(args):
         items = items[: args.limit]
     if not items:
         raise UserError("no MIDI or MusicXML files found" if args.input else "no corpus pieces")
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise UserError("--workers must be at least 1")
     report = prepare.prepare(
         items,
@@ -66,6 +71,7 @@ def run(args):
         seed=args.seed,
         min_notes=args.min_notes,
         progress=not args.quiet,
+        resume=not args.restart,
     )
     print(prepare.summary(report) if not args.quiet else prepare.summary({**report, "skipped": []}))
     print(f"report: {args.out}/prepare-report.json")
