@@ -95,7 +95,7 @@ class PriorDataConfig:
 
     path: str = "data/clipsonic/synthetic-tiny"
     captions: str = ""  # CSV file,caption; "" with labels.csv: `template` per label
-    template: str = "a {label} shape"  # '|' separates several templates (one drawn per pair)
+    template: str = "a {label} shape"  # '|' separates several templates (a pair for each)
     clip_dir: str = "data/clipsonic/tiny-clip"
     cache_dir: str = ""  # "": <path>/.clipsonic-prior-cache
     make_tiny_clip: bool = False

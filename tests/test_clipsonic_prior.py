@@ -274,3 +274,47 @@ def test_import_prior_command_writes_a_loadable_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:  # never overwrites
         cli.main(args)
     assert e.value.code == 2 and "exists" in capsys.readouterr().err
+
+
+def test_image_folder_with_captions_csv_gives_split_pairs_and_names_bad_files(tmp_path, capsys):
+    """The real-data source: a folder of images with file,caption rows; unreadable, missing and
+    uncaptioned images are skipped by name, several rows per file give several pairs, and the
+    held-out pairs are exactly those of every n-th file."""
+    from PIL import Image
+
+    from clipsonic_jax.clip_load import load_clip, write_tiny_clip
+    from clipsonic_jax.prior_config import PriorDataConfig
+    from clipsonic_jax.prior_data import build_pairs
+
+    write_tiny_clip(tmp_path / "clip")
+    clip = load_clip(str(tmp_path / "clip"))
+    images = tmp_path / "images"
+    images.mkdir()
+    colours = {"red.png": (255, 0, 0), "green.png": (0, 255, 0), "blue.png": (0, 0, 255), "grey.png": (99,) * 3}
+    for name, rgb in colours.items():
+        Image.new("RGB", (40, 30), rgb).save(images / name)
+    (images / "broken.png").write_bytes(b"not a png")
+    (images / "uncaptioned.png").write_bytes((images / "red.png").read_bytes())
+    rows = [("red.png", "a red square"), ("red.png", "crimson"), ("green.png", "a green square")]
+    rows += [("blue.png", "a blue square"), ("grey.png", "a grey square")]
+    rows += [("broken.png", "oops"), ("gone.png", "missing file")]
+    (tmp_path / "captions.csv").write_text("file,caption\n" + "".join(f"{f},{c}\n" for f, c in rows))
+
+    cfg = PriorDataConfig(path=str(images), captions=str(tmp_path / "captions.csv"), eval_every_nth=2)
+    pairs = build_pairs(cfg, clip)
+
+    assert sorted(name for name, _ in pairs.skipped) == ["broken.png", "gone.png"]
+    assert "broken.png" in capsys.readouterr().out
+    assert pairs.files == ["blue.png", "green.png", "grey.png", "red.png"]
+    assert sorted(pairs.captions) == sorted(c for f, c in rows if f in colours)
+    red = [i for i, c in enumerate(pairs.captions) if c in ("a red square", "crimson")]
+    np.testing.assert_array_equal(pairs.image[red[0]], pairs.image[red[1]])  # one image, two captions
+    assert not np.allclose(pairs.text[red[0]], pairs.text[red[1]])
+    np.testing.assert_allclose(np.linalg.norm(pairs.image, axis=1), 1.0, atol=1e-5)
+    blue = pairs.captions.index("a blue square")
+    expected = clip.embed_images([np.asarray(Image.open(images / "blue.png").convert("RGB"))])[0]
+    np.testing.assert_allclose(pairs.image[blue], expected, atol=1e-5)
+    held_files = {pairs.file_index[i] for i in pairs.eval_idx}
+    train_files = {pairs.file_index[i] for i in pairs.train_idx}
+    assert held_files and train_files and not held_files & train_files
+    assert len(pairs.eval_idx) + len(pairs.train_idx) == len(pairs.captions)
