@@ -290,7 +290,12 @@ def test_image_folder_with_captions_csv_gives_split_pairs_and_names_bad_files(tm
     clip = load_clip(str(tmp_path / "clip"))
     images = tmp_path / "images"
     images.mkdir()
-    colours = {"red.png": (255, 0, 0), "green.png": (0, 255, 0), "blue.png": (0, 0, 255), "grey.png": (99,) * 3}
+    colours = {
+        "red.png": (255, 0, 0),
+        "green.png": (0, 255, 0),
+        "blue.png": (0, 0, 255),
+        "grey.png": (99,) * 3,
+    }
     for name, rgb in colours.items():
         Image.new("RGB", (40, 30), rgb).save(images / name)
     (images / "broken.png").write_bytes(b"not a png")
