@@ -18,9 +18,8 @@ def _bias():
     return nn.with_logical_partitioning(nn.initializers.zeros, ("conv_out",))
 
 
-def conv(x, features, kernel, strides=None, name=None):
-    """VALID conv; kernel and strides as tuples over the spatial axes (strides default = kernel)."""
-    return nn.Conv(
+def _valid(layer, x, features, kernel, strides, name):
+    return layer(
         features,
         tuple(kernel),
         tuple(strides or kernel),
@@ -29,18 +28,16 @@ def conv(x, features, kernel, strides=None, name=None):
         bias_init=_bias(),
         name=name,
     )(x)
+
+
+def conv(x, features, kernel, strides=None, name=None):
+    """VALID conv; kernel and strides as tuples over the spatial axes (strides default = kernel)."""
+    return _valid(nn.Conv, x, features, kernel, strides, name)
 
 
 def tconv(x, features, kernel, strides=None, name=None):
-    return nn.ConvTranspose(
-        features,
-        tuple(kernel),
-        tuple(strides or kernel),
-        padding="VALID",
-        kernel_init=_init(_kernel_names(len(kernel) + 2)),
-        bias_init=_bias(),
-        name=name,
-    )(x)
+    """VALID transposed conv, as `conv`."""
+    return _valid(nn.ConvTranspose, x, features, kernel, strides, name)
 
 
 def dense(x, features, name=None):
