@@ -333,13 +333,16 @@ def split_pieces(names, seed=0, weights=(8, 1, 1), exact=False):
 
 def save_split(pieces, path):
     """All pieces of one split in one .npz: concatenated notes, lengths and names."""
+    from music_codecs.atomic import atomic_file
+
     notes = np.concatenate([p.notes() for p in pieces]) if pieces else np.zeros((0, 5), np.int64)
-    np.savez_compressed(
-        path,
-        notes=notes,
-        lengths=np.array([len(p) for p in pieces], np.int64),
-        names=np.array([p.name for p in pieces], dtype=str),
-    )
+    with atomic_file(path) as f:  # whole files only, even on a full disk
+        np.savez_compressed(
+            f,
+            notes=notes,
+            lengths=np.array([len(p) for p in pieces], np.int64),
+            names=np.array([p.name for p in pieces], dtype=str),
+        )
 
 
 def load_split(path):
@@ -381,13 +384,13 @@ def save_dataset(pieces, skipped, folder, dataset, seed=0, given=None, exact_spl
     by_split = {split: [p for p in pieces if assignment[p.name] == split] for split in SPLITS}
     for split, items in by_split.items():
         save_split(items, folder / f"{split}.npz")
-    with open(folder / "skipped.txt", "w") as f:
-        f.writelines(f"{name}\t{reason}\n" for name, reason in skipped)
+    from music_codecs.atomic import write_text_atomic
+
+    write_text_atomic(folder / "skipped.txt", "".join(f"{name}\t{reason}\n" for name, reason in skipped))
     rng = random.Random(seed)  # at most 100 test pieces for samples and the slow baselines
     test_names = [p.name for p in by_split["test"]]
     samples = rng.sample(test_names, min(100, len(test_names)))
-    with open(folder / "samples.txt", "w") as f:
-        f.writelines(f"{name}\n" for name in samples)
+    write_text_atomic(folder / "samples.txt", "".join(f"{name}\n" for name in samples))
     info = dataset_summary(pieces, dataset)
     info.update(
         seed=seed,
@@ -395,8 +398,7 @@ def save_dataset(pieces, skipped, folder, dataset, seed=0, given=None, exact_spl
         exact_split=exact_split,
         splits={s: {"files": len(v), "notes": int(sum(len(p) for p in v))} for s, v in by_split.items()},
     )
-    with open(folder / "dataset.json", "w") as f:
-        json.dump(info, f, indent=2)
+    write_text_atomic(folder / "dataset.json", json.dumps(info, indent=2))  # last: marks it complete
     return info
 
 

@@ -39,6 +39,28 @@ def downmix(table: NoteTable, name="input"):
     return piece, drums
 
 
+def model_batch(piece, num_parts):
+    """A batch of one: every note of `piece` (no cap), with no part information (entry and
+    pitch hints zero: at inference nothing is known about the parts)."""
+    from arranger_jax import features as F
+
+    inputs, _ = F.piece_inputs(piece, num_parts, max_len=None)
+    inputs["entry_hint"] = np.zeros_like(inputs["entry_hint"])
+    inputs["pitch_hint"] = np.zeros_like(inputs["pitch_hint"])
+    return {k: v[None] for k, v in inputs.items()}
+
+
+def label_parts(trained, piece):
+    """Part 0..K-1 of every note of `piece` from a whole-sequence pass of a loaded model
+    (arranger_jax.load.Trained); online models give what streaming would."""
+    import jax
+
+    logits = trained.model.apply(
+        {"params": trained.params}, model_batch(piece, trained.config.model.num_parts)
+    )
+    return np.asarray(jax.device_get(logits))[0, :, 1:].argmax(-1)
+
+
 def arranged_table(piece, parts, dataset, source: NoteTable | None = None, drums=None):
     """A NoteTable with all K part tracks (named and programmed as in reference §1.1), in order,
     possibly empty, plus the drum notes as a last track when given. Tempo and time signatures

@@ -1,8 +1,18 @@
-"""MMT sampling speed: the compiled cached sampler against the reference-style no-cache loop.
+"""MMT sampling speed: the compiled cached sampler against the reference-style no-cache loop
+and the PyTorch reference (x-transformers 0.25.9, same weights).
 
     python benchmarks/sample_speed.py                                  # paper model, 1024 events
     python benchmarks/sample_speed.py --batches 1 --baseline-events 128  # a quick CPU run
+    python benchmarks/sample_speed.py --events 256 --batches 1,8 --dtype float32,bfloat16 \
+        --no-baseline --torch --step-lengths 128,512,1024            # the issue-19 CPU table
     python benchmarks/sample_speed.py --table2 --checkpoint runs/mmt/tiny
+
+--torch: the PyTorch model of benchmarks/torch_mmt.py (the reference's structure and decoding
+loop: no cache, a full forward every step), holding our weights through mmt_jax.convert; its
+logits are checked against ours before timing. --torch-threads sets torch's thread count
+(default 1, as the reference measurement). --step-lengths: the cost of one cached decode step
+with that many events in the cache, with prefix attention (--prefix-block) and over the whole
+cache (block 0), so the growth with length shows.
 
 Like the reference measurement (reference mmt.md §8), the weights are random and the type head's
 bias for "note" is raised by 100, so every generated event is a note and no row ends early:
@@ -32,10 +42,28 @@ def _ints(text):
     return [int(v) for v in str(text).split(",") if v.strip()]
 
 
+def _names(text):
+    names = [v.strip() for v in str(text).split(",") if v.strip()]
+    bad = [n for n in names if n not in ("float32", "bfloat16")]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown dtype {bad[0]!r} (float32, bfloat16)")
+    return names
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="paper", choices=("paper", "tiny"))
-    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+    p.add_argument(
+        "--dtype", type=_names, default=["float32"], help="decoding dtypes: float32, bfloat16 or both"
+    )
+    p.add_argument("--prefix-block", type=int, default=128, help="cache block of prefix attention (0: all)")
+    p.add_argument("--prefix", default="buckets", choices=("buckets", "blocks"), help="prefix attention mode")
+    p.add_argument("--torch", action="store_true", help="also time the PyTorch reference (bench extra)")
+    p.add_argument("--torch-batches", type=_ints, default=None, help="default: --batches")
+    p.add_argument("--torch-events", type=int, default=None, help="default: --events")
+    p.add_argument("--torch-threads", type=int, default=1)
+    p.add_argument("--torch-device", default="cpu", help="cpu or cuda")
+    p.add_argument("--step-lengths", type=_ints, default=[], help="filled lengths for the per-step table")
     p.add_argument("--events", type=int, default=1024, help="generated events per sample")
     p.add_argument(
         "--batches", type=_ints, default=None, help="default 1,8,64,256 (none with --table2 unless given)"
@@ -57,11 +85,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def model_config(name, dtype):
+def model_config(name):
     from mmt_jax.model import MMTConfig
 
     make = MMTConfig if name == "paper" else MMTConfig.tiny
-    return make(dtype=dtype, param_dtype=dtype, dropout=0.0)
+    return make(dropout=0.0)
 
 
 def note_forced_params(cfg, seed=0, note_bias=100.0):
@@ -86,11 +114,91 @@ def nbytes(tree):
     return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(tree))
 
 
-def cache_bytes(cfg, batch):
-    """Bytes of keys and values one decode step reads (the whole cache, every layer)."""
+def cache_bytes(cfg, batch, dtype, slots=None):
+    """Bytes of keys and values one decode step reads over `slots` cache slots (default all)."""
     import jax.numpy as jnp
 
-    return 2 * cfg.depth * batch * cfg.max_seq_len * cfg.heads * cfg.head_dim * jnp.dtype(cfg.dtype).itemsize
+    slots = cfg.max_seq_len if slots is None else slots
+    return 2 * cfg.depth * batch * slots * cfg.heads * cfg.head_dim * jnp.dtype(dtype).itemsize
+
+
+def mean_slots_read(cfg, prompt_len, events, block):
+    """Cache slots a step reads on average over a generation (prefix attention reads whole
+    blocks up to the filled length; block 0 reads all)."""
+    from mmt_jax.prefix_attention import block_size
+
+    if not block:
+        return cfg.max_seq_len
+    b = block_size(cfg.max_seq_len, block)
+    filled = [min(prompt_len + t, cfg.max_seq_len) for t in range(1, events + 1)]
+    return sum(-(-n // b) * b for n in filled) / len(filled)
+
+
+def time_decode_step(params, scfg, batch, lengths, reps=20):
+    """Seconds of one cached decode step (the model only) with n events in the cache, per n."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    from mmt_jax.model import MusicTransformer, init_cache
+    from mmt_jax.sample import cast_params
+
+    model = MusicTransformer(scfg.decode_model)
+    vars_ = {"params": cast_params(params, scfg.dtype)}
+
+    @jax.jit
+    def run(cache, index):
+        event = jnp.zeros((batch, 1, 6), jnp.int32).at[..., 0].set(3)
+
+        def body(_, carry):
+            cache, acc = carry
+            logits, cache = model.apply(
+                vars_,
+                event,
+                cache,
+                index,
+                None,
+                scfg.prefix_block,
+                scfg.prefix,
+                method=MusicTransformer.decode,
+            )
+            return cache, acc + logits[0][0, 0, 0]
+
+        return lax.fori_loop(0, reps, body, (cache, jnp.zeros((), jnp.float32)))
+
+    cache = init_cache(scfg.decode_model, batch)
+    out = {}
+    for n in lengths:
+        index = jnp.asarray(min(n, scfg.model.max_seq_len) - 1, jnp.int32)
+        cache, acc = run(cache, index)  # compile (once: the index is traced) and warm up
+        acc.block_until_ready()
+        best = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            cache, acc = run(cache, index)
+            acc.block_until_ready()
+            best = min(best, (time.perf_counter() - start) / reps)
+        out[n] = best
+    return out
+
+
+def time_torch(params, cfg, batch, events, threads, seed=0, device="cpu"):
+    """(seconds, notes) of the PyTorch reference generating `events` events per row."""
+    import torch
+    import torch_mmt
+
+    torch.set_num_threads(threads)
+    net = torch_mmt.from_params(params, cfg, device)
+    worst = torch_mmt.check_logits(net, params, cfg, atol=1e-4 if device == "cpu" else 5e-2)
+    prompt = torch.zeros((batch, 1, 6), dtype=torch.long, device=device)
+    net.generate(prompt, 2)  # warm-up
+    gen = torch.Generator(device=device).manual_seed(seed)
+    start = time.perf_counter()
+    out = net.generate(prompt, events, generator=gen)
+    if device != "cpu":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return seconds, int((out[..., 0] == 3).sum()), worst
 
 
 def time_cached(params, scfg, batch, events, repeats):
@@ -100,13 +208,21 @@ def time_cached(params, scfg, batch, events, repeats):
 
     prompts = [np.zeros((1, 6), np.int64)] * batch
     sample(params, scfg, prompts, 2)  # compile (the event count is traced: same executable)
+    cache = sample(params, scfg, prompts, 2, return_cache=True).cache  # ... and with a cache given
+    start = time.perf_counter()
+    sample(params, scfg, prompts, 1)
+    fixed = time.perf_counter() - start  # a one-event call: the cost that does not scale
+    start = time.perf_counter()
+    cache = sample(params, scfg, prompts, 1, cache=cache, return_cache=True).cache
+    fixed_reused = time.perf_counter() - start
+    del cache
     best, notes = float("inf"), 0
     for r in range(repeats):
         start = time.perf_counter()
         out = sample(params, scfg, prompts, events, seed=r)  # returns NumPy: synchronised
         best = min(best, time.perf_counter() - start)
         notes = sum(int((g[:, 0] == 3).sum()) for g in out.generated())
-    return best, notes, out.steps
+    return best, notes, out.steps, fixed, fixed_reused
 
 
 def time_baseline(params, scfg, batch, events, estimate_events):
@@ -151,28 +267,37 @@ def time_baseline(params, scfg, batch, events, estimate_events):
     return seconds, notes, estimate
 
 
-def run_speed(args, cfg):
+def run_speed(args, cfg, params):
+    import jax.numpy as jnp
+
     from mmt_jax.sample import SamplerConfig
 
-    params = note_forced_params(cfg, args.seed)
-    p_bytes = nbytes(params)
-    scfg = SamplerConfig(cfg, max_events=args.events)
     base_events = args.events if args.baseline_events is None else args.baseline_events
     base_batches = args.batches if args.baseline_batches is None else args.baseline_batches
     rows = []
-    for batch in args.batches:
-        seconds, notes, steps = time_cached(params, scfg, batch, args.events, args.repeats)
+    for dtype, batch in [(d, b) for b in args.batches for d in args.dtype]:
+        scfg = SamplerConfig(
+            cfg, max_events=args.events, dtype=dtype, prefix_block=args.prefix_block, prefix=args.prefix
+        )
+        p_bytes = nbytes(params) * jnp.dtype(dtype).itemsize // 4
+        seconds, notes, steps, fixed, fixed_reused = time_cached(
+            params, scfg, batch, args.events, args.repeats
+        )
         step = seconds / steps
+        slots = mean_slots_read(cfg, 1, steps, args.prefix_block)
         row = dict(
+            dtype=dtype,
             batch=batch,
             events=steps,
             seconds=seconds,
             ms_per_step=1e3 * step,
             notes=notes,
             notes_per_s=notes / seconds,
-            gb_per_s=(p_bytes + cache_bytes(cfg, batch)) / step / 1e9,
+            gb_per_s=(p_bytes + cache_bytes(cfg, batch, dtype, slots)) / step / 1e9,
+            one_event_call_s=fixed,
+            one_event_call_reused_cache_s=fixed_reused,
         )
-        if not args.no_baseline and batch in base_batches:
+        if not args.no_baseline and batch in base_batches and dtype == args.dtype[0]:
             estimate_events = 0 if args.no_estimate or base_events >= args.events else args.events
             b_sec, b_notes, b_est = time_baseline(params, scfg, batch, base_events, estimate_events)
             if b_sec is not None:
@@ -194,11 +319,11 @@ def run_speed(args, cfg):
                 row["speedup"] = b_sec / seconds
         rows.append(row)
         print_row(row)
-    return dict(param_bytes=p_bytes, rows=rows)
+    return dict(param_bytes=nbytes(params), rows=rows)
 
 
 HEADER = (
-    f"{'batch':>5} {'events':>6} {'ms/step':>9} {'notes/s':>10} {'GB/s':>7} | "
+    f"{'dtype':>8} {'batch':>5} {'events':>6} {'ms/step':>9} {'notes/s':>10} {'GB/s':>7} {'1-ev call':>9} | "
     f"{'base ev':>7} {'base ms/step':>12} {'base notes/s':>12} {'speedup':>8} | "
     f"{'base est (s)':>12} {'speedup est':>11}"
 )
@@ -211,8 +336,8 @@ def _fmt(row, key, spec):
 def print_row(row):
     speed = row.get("speedup", row.get("speedup_at_base_events"))
     print(
-        f"{row['batch']:>5} {row['events']:>6} {row['ms_per_step']:>9.2f} "
-        f"{row['notes_per_s']:>10.1f} {row['gb_per_s']:>7.2f} | "
+        f"{row['dtype']:>8} {row['batch']:>5} {row['events']:>6} {row['ms_per_step']:>9.2f} "
+        f"{row['notes_per_s']:>10.1f} {row['gb_per_s']:>7.2f} {row['one_event_call_s']:>8.3f}s | "
         f"{_fmt(row, 'base_events', '>7')} {_fmt(row, 'base_ms_per_step', '>12.1f')} "
         f"{_fmt(row, 'base_notes_per_s', '>12.2f')} "
         f"{format(speed, '>7.1f') + 'x' if speed else format('-', '>8s')} | "
@@ -244,13 +369,70 @@ def run_table2(args, cfg):
     return result
 
 
+def run_torch(args, cfg, params, ours):
+    """PyTorch reference rows beside ours (same weights, logits checked first)."""
+    batches = args.torch_batches or args.batches or [1]
+    events = args.torch_events or args.events
+    print(
+        f"\nPyTorch reference (x-transformers 0.25.9, no cache) on {args.torch_device}, "
+        f"torch.get_num_threads() = {args.torch_threads}, "
+        f"{events} events; ours at {args.events} events"
+    )
+    print(
+        f"{'batch':>5} {'torch s':>9} {'torch notes/s':>14} | "
+        + " ".join(f"{d + ' ×':>12}" for d in args.dtype)
+    )
+    rows = []
+    for batch in batches:
+        seconds, notes, worst = time_torch(
+            params, cfg, batch, events, args.torch_threads, args.seed, args.torch_device
+        )
+        row = dict(batch=batch, events=events, threads=args.torch_threads, seconds=seconds, notes=notes)
+        row.update(notes_per_s=notes / seconds, logits_max_diff=worst)
+        for r in ours:
+            if r["batch"] == batch:
+                row[f"speedup_{r['dtype']}"] = r["notes_per_s"] / row["notes_per_s"]
+        rows.append(row)
+        ratios = " ".join(
+            f"{row[f'speedup_{d}']:>11.1f}x" if f"speedup_{d}" in row else f"{'-':>12}" for d in args.dtype
+        )
+        print(f"{batch:>5} {seconds:>9.2f} {row['notes_per_s']:>14.2f} | {ratios}", flush=True)
+    return rows
+
+
+def run_steps(args, cfg, params):
+    """ms per cached decode step at each filled length: prefix blocks against the whole cache."""
+    from mmt_jax.sample import SamplerConfig
+
+    print(f"\ncached decode step (model only), ms, by events in the cache (prefix block {args.prefix_block})")
+    print(f"{'dtype':>8} {'batch':>5} {'attention':>10} " + " ".join(f"{n:>8}" for n in args.step_lengths))
+    rows = []
+    for dtype, batch in [(d, b) for b in args.batches[:2] for d in args.dtype]:
+        for block in (args.prefix_block, 0):
+            scfg = SamplerConfig(cfg, dtype=dtype, prefix_block=block, prefix=args.prefix)
+            times = time_decode_step(params, scfg, batch, args.step_lengths)
+            rows.append(
+                dict(dtype=dtype, batch=batch, block=block, ms={n: 1e3 * t for n, t in times.items()})
+            )
+            name = "prefix" if block else "whole"
+            print(
+                f"{dtype:>8} {batch:>5} {name:>10} "
+                + " ".join(f"{1e3 * times[n]:>8.2f}" for n in args.step_lengths),
+                flush=True,
+            )
+    return rows
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.batches is None:
         args.batches = [] if args.table2 else [1, 8, 64, 256]
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # torch_mmt beside this file
     import jax
 
-    cfg = model_config(args.model, args.dtype)
+    cfg = model_config(args.model)
     device = jax.devices()[0]
     meta = dict(
         jax=jax.__version__,
@@ -261,9 +443,10 @@ def main(argv=None):
         model=args.model,
         dtype=args.dtype,
         events=args.events,
+        prefix_block=args.prefix_block,
     )
     print(
-        f"MMT sampler speed: {args.model} model ({args.dtype}), {args.events} events, "
+        f"MMT sampler speed: {args.model} model ({', '.join(args.dtype)}), {args.events} events, "
         f"jax {jax.__version__} on {device.platform} ({device.device_kind}, "
         f"{os.cpu_count()} CPUs); every event forced to be a note"
     )
@@ -274,9 +457,14 @@ def main(argv=None):
             f"{args.baseline_batches or args.batches}"
         )
     result = dict(meta=meta)
+    params = note_forced_params(cfg, args.seed) if args.batches else None
     if args.batches:
         print(HEADER)
-        result["speed"] = run_speed(args, cfg)
+        result["speed"] = run_speed(args, cfg, params)
+    if args.torch and args.batches:
+        result["torch"] = run_torch(args, cfg, params, result["speed"]["rows"])
+    if args.step_lengths and args.batches:
+        result["steps"] = run_steps(args, cfg, params)
     if args.table2:
         result["table2"] = run_table2(args, cfg)
     with open(args.json, "w") as f:

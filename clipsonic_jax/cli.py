@@ -13,6 +13,7 @@ COMMANDS = {
     "train": "clipsonic_jax.commands.train",
     "train-prior": "clipsonic_jax.commands.train_prior",
     "import-prior": "clipsonic_jax.commands.import_prior",
+    "train-vocoder": "clipsonic_jax.commands.train_vocoder",
     "generate": "clipsonic_jax.commands.generate",
     "evaluate": "clipsonic_jax.commands.evaluate",
     "modality-gap": "clipsonic_jax.commands.modality_gap",

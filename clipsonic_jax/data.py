@@ -214,14 +214,24 @@ def ensure_demo_inputs(d, sample_rate, seed=0):
     """Write what a demo config asks for and lacks: a tiny random CLIP at d.clip_dir
     (d.make_tiny_clip) and d.synthetic_clips synthetic clips in an empty d.path. Each is built
     in a private folder and renamed into place, so concurrent processes cannot clash."""
-    from clipsonic_jax import clip_load, synthetic
+    from clipsonic_jax import synthetic
+    from model_kit import clip_load
 
     if not d.clip_dir:
         raise UserError("data.clip_dir is not set: give a Hugging Face CLIP folder (--clip DIR)")
+    synthetic_wanted = d.synthetic_clips > 0 and not (os.path.isdir(d.path) and list_videos(d.path))
+    if synthetic_wanted and os.path.exists(d.path):  # a folder of the user's: never filled uninvited
+        raise UserError(
+            f"{d.path}: no videos in this folder; data.synthetic_clips={d.synthetic_clips} "
+            f"writes demo clips only into a folder that does not exist yet (set "
+            f"data.synthetic_clips=0 or give a folder of videos)"
+        )
+    if not synthetic_wanted and not os.path.isdir(d.path):  # before writing anything
+        raise UserError(f"{d.path}: video folder not found")
     if d.make_tiny_clip and not os.path.exists(os.path.join(d.clip_dir, "config.json")):
         print(f"writing a tiny random CLIP to {d.clip_dir} (demo only: it knows nothing)")
         build_in_place(d.clip_dir, lambda tmp: clip_load.write_tiny_clip(tmp, **clip_load.DEMO_CLIP))
-    if d.synthetic_clips > 0 and not (os.path.isdir(d.path) and list_videos(d.path)):
+    if synthetic_wanted:
         print(f"writing {d.synthetic_clips} synthetic clips to {d.path}")
         build_in_place(
             d.path,

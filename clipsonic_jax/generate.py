@@ -37,7 +37,7 @@ class Model:
     step: int | None = None
 
     def clip(self, clip_dir=None):
-        from clipsonic_jax.clip_load import load_clip
+        from model_kit.clip_load import load_clip
 
         clip = load_clip(clip_dir or self.clip_dir)
         if clip.cfg.projection_dim != self.cfg.unet.cond_dim:
@@ -77,8 +77,9 @@ class Model:
     __hash__ = object.__hash__
 
 
-def write_outputs(stem, logmel, run: Model, title=""):
-    """<stem>.wav (Griffin-Lim) and <stem>.png (the log-mel). Returns both paths."""
+def write_outputs(stem, logmel, run: Model, title="", vocoder=None):
+    """<stem>.wav (Griffin-Lim, or `vocoder`: a clipsonic_jax.vocoder_use.Vocoder) and
+    <stem>.png (the log-mel). Returns both paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,8 +87,14 @@ def write_outputs(stem, logmel, run: Model, title=""):
     import soundfile as sf
 
     os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
-    wave = mel_to_wave(logmel, run.cfg.mel, n_iter=run.cfg.sample.griffin_lim_iters)
-    sf.write(stem + ".wav", wave, run.cfg.mel.sample_rate, subtype="PCM_16")
+    if vocoder is None:
+        wave = mel_to_wave(logmel, run.cfg.mel, n_iter=run.cfg.sample.griffin_lim_iters)
+    else:
+        wave = vocoder(logmel)
+    from music_codecs.atomic import atomic_path
+
+    with atomic_path(stem + ".wav") as tmp:  # whole files only, even on a full disk
+        sf.write(tmp, wave, run.cfg.mel.sample_rate, subtype="PCM_16")
     fig, ax = plt.subplots(figsize=(6, 3))
     hop_s = run.cfg.mel.hop_length / run.cfg.mel.sample_rate
     im = ax.imshow(
@@ -96,7 +103,8 @@ def write_outputs(stem, logmel, run: Model, title=""):
     ax.set_xlabel("time (s)"), ax.set_ylabel("mel band"), ax.set_title(title or os.path.basename(stem))
     fig.colorbar(im, ax=ax, label="log magnitude")
     fig.tight_layout()
-    fig.savefig(stem + ".png", dpi=100)
+    with atomic_path(stem + ".png") as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return stem + ".wav", stem + ".png"
 

@@ -32,6 +32,14 @@ def abstract_params(cfg: Config):
     return unbox(jax.eval_shape(lambda k: init_params(UNet(cfg.unet), k, shape), jax.random.key(0)))
 
 
+def shipped_clip(path):
+    """`<path>/clip` when the run folder carries its CLIP (the shipped models do), else None."""
+    from pathlib import Path
+
+    clip = Path(path) / "clip"
+    return str(clip) if (clip / "config.json").is_file() else None
+
+
 def load(path) -> Model:
     run = load_run(path, system=SYSTEM)
     missing = [k for k in EXTRAS if k not in run.info]
@@ -48,7 +56,7 @@ def load(path) -> Model:
         cfg,
         stats,
         params,
-        run.info["clip_dir"],
+        shipped_clip(path) or run.info["clip_dir"],
         None if mean is None else np.asarray(mean, np.float32),
         float(run.info["cond_scale"]),
         str(path),

@@ -34,10 +34,20 @@ def classify(logmels, bands):
 
 
 def pitch_accuracy(
-    model, cache, eval_idx, train_idx, seed=0, steps=None, guidance=None, batch=16, queries=None
+    model,
+    cache,
+    eval_idx,
+    train_idx,
+    seed=0,
+    steps=None,
+    guidance=None,
+    batch=16,
+    queries=None,
+    keep_mels=False,
 ):
     """queries: the conditioning embeddings for the clips eval_idx, in order (default: their
-    image embeddings, CLIPSonic-IQ; text embeddings give ZS, prior samples PD)."""
+    image embeddings, CLIPSonic-IQ; text embeddings give ZS, prior samples PD). keep_mels: the
+    generated log-mels also come back, as "mels" (for FAD)."""
     labels = np.asarray(cache.labels)
     if not all(labels):
         raise ValueError("pitch accuracy needs labelled (synthetic) clips")
@@ -47,10 +57,12 @@ def pitch_accuracy(
         model.generate(queries[i : i + batch], seed=seed + i, steps=steps, guidance=guidance)
         for i in range(0, len(eval_idx), batch)
     ]
-    pred = classify(np.concatenate(mels), bands)
+    mels = np.concatenate(mels)
+    pred = classify(mels, bands)
     truth = labels[eval_idx]
     real = classify(cache.mels[eval_idx], bands)
-    return {
+    more = {"mels": mels} if keep_mels else {}
+    return more | {
         "accuracy": float(np.mean(np.asarray(pred) == truth)),
         "real_audio_accuracy": float(np.mean(np.asarray(real) == truth)),
         "chance": 1.0 / len(bands),

@@ -40,7 +40,7 @@ class Prior:
     step: int | None = None
 
     def clip(self, clip_dir=None):
-        from clipsonic_jax.clip_load import load_clip
+        from model_kit.clip_load import load_clip
 
         clip = load_clip(clip_dir or self.clip_dir)
         if clip.cfg.projection_dim != self.cfg.net.dim:

@@ -24,7 +24,8 @@ class PriorTask(driver.Task):
     system = "clipsonic-prior"
 
     def setup(self, cfg):
-        from clipsonic_jax import clip_load, data, prior_data
+        from clipsonic_jax import data, prior_data
+        from model_kit import clip_load
 
         d = cfg.data
         data.ensure_demo_inputs(d, 16000, seed=cfg.train.seed)

@@ -99,10 +99,15 @@ def write_dataset(
         name = f"clip_{i:05d}.mp4"
         write_video(os.path.join(out_dir, name), frames, fps, wave, sample_rate)
         rows.append((name, label))
-    with open(os.path.join(out_dir, "labels.csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["file", "label"])
-        w.writerows(rows)
+    import io
+
+    from music_codecs.atomic import write_text_atomic
+
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(["file", "label"])
+    w.writerows(rows)
+    write_text_atomic(os.path.join(out_dir, "labels.csv"), text.getvalue())
     return rows
 
 

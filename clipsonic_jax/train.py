@@ -40,7 +40,8 @@ class ClipSonicTask(driver.Task):
     def setup(self, cfg):
         import jax
 
-        from clipsonic_jax import clip_load, data
+        from clipsonic_jax import data
+        from model_kit import clip_load
 
         d = cfg.data
         data.ensure_demo_inputs(d, cfg.mel.sample_rate, seed=cfg.train.seed)

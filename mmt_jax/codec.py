@@ -267,13 +267,29 @@ def encode_notes(notes, max_beat=MAX_BEAT):
     return codes
 
 
+# Far beyond any vocabulary (the paper's: 256 beats), and 2**20 beats * RESOLUTION ticks stays
+# well inside what a MIDI file's 28-bit delta times can reach from tick 0.
+MAX_DECODE_BEAT = 2**20
+
+
 def decode_notes(codes):
     """Code rows -> note rows (beat, position, pitch, duration, program), up to the first EOS.
 
-    SOS, instrument and SON rows are skipped; an unknown type or a note row with a code out of
-    its field's range raises ValueError.
+    SOS, instrument and SON rows are skipped; an array that is not [N, 6] whole numbers, an
+    unknown type or a note row with a code out of its field's range (a beat past
+    MAX_DECODE_BEAT included: no MIDI file could hold it) raises ValueError.
     """
-    codes = np.asarray(codes, np.int64).reshape(-1, 6)
+    codes = np.asarray(codes)
+    if codes.size == 0:
+        codes = codes.reshape(0, 6)
+    if codes.ndim != 2 or codes.shape[1] != 6:
+        raise ValueError(f"code rows must be an array of shape [N, 6], got shape {codes.shape}")
+    if not np.issubdtype(codes.dtype, np.integer):
+        if not (np.issubdtype(codes.dtype, np.number) and np.isfinite(codes).all()):
+            raise ValueError(f"code rows must be whole numbers, got {codes.dtype}")
+        if (codes != np.round(codes)).any() or np.abs(codes).max(initial=0) >= 2**62:
+            raise ValueError("code rows must be whole numbers (got fractions or huge values)")
+    codes = codes.astype(np.int64)
     types = codes[:, 0]
     eos = np.flatnonzero(types == EOS)
     codes = codes[: eos[0]] if len(eos) else codes
@@ -283,7 +299,7 @@ def decode_notes(codes):
         row = int(np.flatnonzero(bad)[0])
         raise ValueError(f"unknown event type {types[row]} in row {row}")
     rows = codes[types == NOTE]
-    highs = (None, RESOLUTION, 128, len(KNOWN_DURATIONS), len(INSTRUMENT_NAMES) - 1)
+    highs = (MAX_DECODE_BEAT, RESOLUTION, 128, len(KNOWN_DURATIONS), len(INSTRUMENT_NAMES) - 1)
     for field, high in enumerate(highs, start=1):
         column = rows[:, field]
         if len(column) and (column.min() < 1 or (high is not None and column.max() > high)):

@@ -23,6 +23,8 @@ from train_kit.config import ConfigError, MeshConfig, OptimConfig, TrainConfig, 
 
 FIELDS = ("type", "beat", "position", "pitch", "duration", "instrument")
 POS_EMBS = ("absolute", "rotary", "none")
+ATTENTIONS = ("einsum", "dot_product")
+REMATS = ("none", "full", "dots", "dots_no_batch")
 
 
 def _dtype_name(value) -> str:
@@ -54,6 +56,15 @@ class MMTConfig:
     # jnp.bfloat16 are accepted and normalised, so configs stay hashable, comparable and JSON-able.
     dtype: str = "float32"
     param_dtype: str = "float32"
+    # Full-pass attention: "einsum" (the reference's: dropout on the attention probabilities,
+    # padded rows as the reference, attention maps sown) or "dot_product"
+    # (jax.nn.dot_product_attention: cuDNN's fused kernel on GPU in bf16; no attention dropout,
+    # no maps; right padding assumed, and padded query rows see the real keys instead of the
+    # reference's uniform row, so keep "einsum" with loss.mask_padding=False).
+    attention: str = "einsum"
+    # Rematerialisation of each block in the backward pass: "none", "full" (keep nothing),
+    # "dots" (keep matmul outputs), "dots_no_batch" (keep those without batch dimensions).
+    remat: str = "none"
 
     def __post_init__(self):
         object.__setattr__(self, "vocab_sizes", tuple(int(n) for n in self.vocab_sizes))
@@ -64,6 +75,10 @@ class MMTConfig:
                 raise ValueError(f"{key}={getattr(self, key)!r} is not a dtype") from err
         if self.pos_emb not in POS_EMBS:
             raise ValueError(f"pos_emb must be one of {POS_EMBS}, got {self.pos_emb!r}")
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {self.attention!r}")
+        if self.remat not in REMATS:
+            raise ValueError(f"remat must be one of {REMATS}, got {self.remat!r}")
         if len(self.vocab_sizes) != len(FIELDS):
             raise ValueError(f"vocab_sizes needs {len(FIELDS)} entries, got {self.vocab_sizes}")
         if self.pos_emb == "rotary" and not (

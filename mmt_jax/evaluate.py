@@ -318,8 +318,10 @@ def write(result, out_dir):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "evaluate.json", out_dir / "evaluate.md"
-    json_path.write_text(json.dumps(_nan_to_none(result), indent=1) + "\n")
-    md_path.write_text(markdown(result))
+    from music_codecs.atomic import write_text_atomic
+
+    write_text_atomic(json_path, json.dumps(_nan_to_none(result), indent=1) + "\n")
+    write_text_atomic(md_path, markdown(result))
     return json_path, md_path
 
 

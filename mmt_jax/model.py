@@ -8,7 +8,11 @@ reference), softmax in float32, exact (erf) GELU, LayerNorm eps 1e-5, PyTorch-de
 
 `MusicTransformer.__call__` is the full causal forward pass used in training; `decode` runs the same
 weights over an explicit key/value cache (`init_cache`), writing S new positions per call, so a
-parallel prefill followed by one-event steps reproduces the full pass's logits. Each layer's
+parallel prefill followed by one-event steps reproduces the full pass's logits; with `block` it
+reads only the filled prefix of the cache (mmt_jax.prefix_attention). Every product
+accumulates in float32, so with bfloat16 weights (`dtype`) the residual stream, norms and
+softmax stay float32. Training options: `attention="dot_product"` (fused attention, cuDNN on
+GPU) and `remat` (rematerialisation policy per block), see mmt_jax.config. Each layer's
 post-softmax attention [B, heads, T, T] is sown as intermediates/blocks_<j>/attn/attention:
 `logits, state = model.apply(params, codes, mutable=["intermediates"])`. The settings, `MMTConfig`,
 live in mmt_jax.config (JAX-free, for config files) and are re-exported here.
@@ -24,7 +28,21 @@ import numpy as np
 from flax import linen as nn
 from jax import lax
 
-from mmt_jax.config import FIELDS, POS_EMBS, MMTConfig  # noqa: F401  (re-exported)
+from mmt_jax.config import ATTENTIONS, FIELDS, POS_EMBS, REMATS, MMTConfig  # noqa: F401  (re-exported)
+from mmt_jax.prefix_attention import PREFIX_MODES, prefix_attend, repeat_heads
+
+# Products take `dtype` inputs and accumulate (and return) float32: with bfloat16 weights the
+# residual stream, the norms and the softmax stay float32; with float32 nothing changes.
+_F32 = jnp.float32
+
+
+def _dot_general_f32(*args, **kwargs):
+    return lax.dot_general(*args, **kwargs, preferred_element_type=_F32)
+
+
+def _einsum(spec, *operands):
+    return jnp.einsum(spec, *operands, preferred_element_type=_F32)
+
 
 # ----------------------------------------------------------------------------- initialisers
 
@@ -65,6 +83,7 @@ def _dense(cfg: MMTConfig, features: int, in_axis: str, out_axis: str, name: str
         name=name,
         kernel_init=nn.with_logical_partitioning(init, (in_axis, out_axis)),
         bias_init=nn.with_logical_partitioning(init, (out_axis,)),
+        dot_general=_dot_general_f32,
     )
 
 
@@ -95,12 +114,14 @@ class SelfAttention(nn.Module):
     config: MMTConfig
 
     @nn.compact
-    def __call__(self, x, positions, allowed, kv_write=None, deterministic=True):
+    def __call__(self, x, positions, allowed, kv_write=None, deterministic=True, lengths=None, block=0):
         """x [B,S,dim]; positions [B,S]; allowed [B,S,K] bool (True = may attend).
 
-        Without `kv_write`, keys/values are this call's own (K = S). With it,
-        `kv_write(k, v) -> (k_all, v_all)` stores the new rows in the cache and returns the
-        whole cache layer to attend over, heads folded into the batch: [B*H, L, D].
+        Without `kv_write`, keys/values are this call's own (K = S); `lengths` [B] (real rows,
+        right-padded) serves `config.attention == "dot_product"`. With it, `kv_write(k, v) ->
+        (k_all, v_all)` stores the new rows in the cache and returns the whole cache layer to
+        attend over, heads folded into the batch: [B*H, L, D]; a `block` (mode, size) then reads
+        only the cache's prefix holding the last allowed key (`allowed` is then [B,S] = that key).
         """
         cfg = self.config
         shape = (cfg.dim, cfg.heads, cfg.head_dim)
@@ -108,7 +129,7 @@ class SelfAttention(nn.Module):
         init = _torch_uniform(cfg.dim)
         x = x.astype(cfg.dtype)
         q, k, v = (
-            jnp.einsum(
+            _einsum(
                 "bsd,dhk->bshk", x, _param(self, name, init, shape, axes, cfg.param_dtype).astype(cfg.dtype)
             )
             for name in ("query", "key", "value")
@@ -116,24 +137,40 @@ class SelfAttention(nn.Module):
         if cfg.pos_emb == "rotary":
             # The reference rotates values too (x-transformers 0.25.9 applies it to q, k and v).
             q, k, v = (rotary(t, positions, cfg.rotary_dims) for t in (q, k, v))
-        if kv_write is None:
-            scores = jnp.einsum("bqhd,bkhd->bhqk", q, k, preferred_element_type=jnp.float32)
-        else:  # decoding: heads folded into the batch, the cache's layout (see init_cache)
-            batch, steps = q.shape[:2]
+        q, k, v = (t.astype(cfg.dtype) for t in (q, k, v))
+        batch, steps = q.shape[:2]
+        scale = cfg.head_dim**-0.5
+        if kv_write is not None and block:  # decoding over the filled prefix only
             k, v = kv_write(k, v)
-            scores = jnp.einsum("nqd,nkd->nqk", _fold_heads(q), k, preferred_element_type=jnp.float32)
-            scores = scores.reshape(batch, cfg.heads, steps, -1)
-        scores = scores * (cfg.head_dim**-0.5)
-        scores = jnp.where(allowed[:, None], scores, jnp.finfo(jnp.float32).min)
-        probs = jax.nn.softmax(scores, axis=-1)
-        # Attention maps for analysis (reference §7): apply(..., mutable=["intermediates"]).
-        self.sow("intermediates", "attention", probs)
-        probs = nn.Dropout(cfg.dropout)(probs, deterministic=deterministic).astype(cfg.dtype)
-        if kv_write is None:
-            out = jnp.einsum("bhqk,bkhd->bqhd", probs, v)
+            out = prefix_attend(_fold_heads(q), k, v, repeat_heads(allowed, cfg.heads), block, scale)
+            out = jnp.swapaxes(out.reshape(batch, cfg.heads, steps, -1), 1, 2).astype(cfg.dtype)
+        elif kv_write is None and cfg.attention == "dot_product":
+            # cuDNN's fused kernel on GPU (implementation=None picks it for bf16/f16), XLA's
+            # elsewhere. Causal + key lengths: padded query rows see the real keys, not the
+            # reference's uniform row; only the padded rows differ (loss.mask_padding=True
+            # leaves them out). Fused kernels have no dropout on the attention probabilities
+            # and give no maps, so neither happens on this path.
+            out = jax.nn.dot_product_attention(
+                q, k, v, scale=scale, is_causal=True, key_value_seq_lengths=lengths, implementation=None
+            )
         else:
-            out = jnp.einsum("nqk,nkd->nqd", probs.reshape(batch * cfg.heads, steps, -1), v)
-            out = jnp.swapaxes(out.reshape(batch, cfg.heads, steps, -1), 1, 2)
+            if kv_write is None:
+                scores = _einsum("bqhd,bkhd->bhqk", q, k)
+            else:  # decoding: heads folded into the batch, the cache's layout (see init_cache)
+                k, v = kv_write(k, v)
+                scores = _einsum("nqd,nkd->nqk", _fold_heads(q), k)
+                scores = scores.reshape(batch, cfg.heads, steps, -1)
+            scores = scores * scale
+            scores = jnp.where(allowed[:, None], scores, jnp.finfo(jnp.float32).min)
+            probs = jax.nn.softmax(scores, axis=-1)
+            # Attention maps for analysis (reference §7): apply(..., mutable=["intermediates"]).
+            self.sow("intermediates", "attention", probs)
+            probs = nn.Dropout(cfg.dropout)(probs, deterministic=deterministic).astype(cfg.dtype)
+            if kv_write is None:
+                out = jnp.einsum("bhqk,bkhd->bqhd", probs, v)
+            else:
+                out = jnp.einsum("nqk,nkd->nqd", probs.reshape(batch * cfg.heads, steps, -1), v)
+                out = jnp.swapaxes(out.reshape(batch, cfg.heads, steps, -1), 1, 2)
         out_init = _torch_uniform(cfg.inner_dim)
         w_out = _param(
             self,
@@ -144,7 +181,7 @@ class SelfAttention(nn.Module):
             cfg.param_dtype,
         )
         b_out = _param(self, "out_bias", out_init, (cfg.dim,), ("embed",), cfg.param_dtype)
-        return jnp.einsum("bshk,hkd->bsd", out, w_out.astype(cfg.dtype)) + b_out.astype(cfg.dtype)
+        return _einsum("bshk,hkd->bsd", out.astype(cfg.dtype), w_out.astype(cfg.dtype)) + b_out.astype(_F32)
 
 
 class FeedForward(nn.Module):
@@ -163,13 +200,28 @@ class Block(nn.Module):
     config: MMTConfig
 
     @nn.compact
-    def __call__(self, x, positions, allowed, kv_write=None, deterministic=True):
+    def __call__(self, x, positions, allowed, kv_write=None, deterministic=True, lengths=None, block=0):
         cfg = self.config
         x = x + SelfAttention(cfg, name="attn")(
-            _layer_norm(cfg, "attn_norm")(x), positions, allowed, kv_write, deterministic
+            _layer_norm(cfg, "attn_norm")(x), positions, allowed, kv_write, deterministic, lengths, block
         )
         x = x + FeedForward(cfg, name="ff")(_layer_norm(cfg, "ff_norm")(x), deterministic)
         return nn.with_logical_constraint(x, ("batch", "length", "embed"))
+
+
+# what the backward pass keeps of a block (MMTConfig.remat); "none": no rematerialisation
+_REMAT_POLICIES = {
+    "full": jax.checkpoint_policies.nothing_saveable,
+    "dots": jax.checkpoint_policies.checkpoint_dots,
+    "dots_no_batch": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
+}
+
+
+def _block_class(cfg: MMTConfig):
+    if cfg.remat == "none":
+        return Block
+    # kv_write, deterministic and block (arguments 4, 5, 7, counting self) are not arrays
+    return nn.remat(Block, policy=_REMAT_POLICIES[cfg.remat], static_argnums=(4, 5, 7))
 
 
 # ----------------------------------------------------------------------------- cache
@@ -232,16 +284,17 @@ class MusicTransformer(nn.Module):
                 param_dtype=cfg.param_dtype,
                 embedding_init=nn.with_logical_partitioning(nn.initializers.normal(1.0), (None, "embed")),
             )
-        self.blocks = [Block(cfg) for _ in range(cfg.depth)]
+        block = _block_class(cfg)
+        self.blocks = [block(cfg) for _ in range(cfg.depth)]
         self.final_norm = _layer_norm(cfg)
         self.heads = [_dense(cfg, n, "embed", "vocab") for n in cfg.vocab_sizes]
         self.emb_dropout = nn.Dropout(cfg.dropout)
 
     def _embed(self, codes, positions, deterministic):
         cfg = self.config
-        x = sum(emb(codes[..., i]) for i, emb in enumerate(self.token_emb))
+        x = sum(emb(codes[..., i]).astype(_F32) for i, emb in enumerate(self.token_emb))
         if cfg.pos_emb == "absolute":
-            x = x + self.pos_emb(positions) * (cfg.dim**-0.5)
+            x = x + self.pos_emb(positions).astype(_F32) * (cfg.dim**-0.5)
         x = self.emb_dropout(x, deterministic=deterministic)
         return nn.with_logical_constraint(x, ("batch", "length", "embed"))
 
@@ -262,30 +315,42 @@ class MusicTransformer(nn.Module):
             mask = mask.astype(bool)
             allowed = allowed & mask[:, :, None] & mask[:, None, :]
         allowed = jnp.broadcast_to(allowed, (batch, length, length))
+        lengths = None if mask is None else jnp.sum(mask, axis=1, dtype=jnp.int32)
         x = self._embed(codes, positions, deterministic)
         for block in self.blocks:
-            x = block(x, positions, allowed, deterministic=deterministic)
+            x = block(x, positions, allowed, None, deterministic, lengths, 0)
         return self._logits(x)
 
-    def decode(self, codes, cache, index, lengths=None):
+    def decode(self, codes, cache, index, lengths=None, block=0, prefix="buckets"):
         """Run S new events through the KV cache (prefill when S > 1, one step when S = 1).
 
         codes [B,S,6]; cache from `init_cache`; index: absolute position of codes[:, 0], a traced
         int scalar or a per-row [B] array; lengths: optional [B] count of real rows in `codes`
         (keys beyond them are masked). Positions index..index+S-1 of the cache are overwritten
         and each new row attends to cache positions <= its own. Requires index + S <= cache
-        length (and < max_seq_len for the absolute table). Returns (6 logits [B,S,n_i], cache).
+        length (and < max_seq_len for the absolute table). block > 0: attention reads only a
+        prefix of the cache holding the longest row's last key (mmt_jax.prefix_attention:
+        prefix="buckets", block * 2^j slots, or "blocks", a loop over blocks of that size), so a
+        step's cost grows with the filled length; 0: every slot, masked. Returns (6 logits
+        [B,S,n_i], cache).
         """
         batch, steps = codes.shape[:2]
         max_len = cache[0]["k"].shape[2]
         index = jnp.broadcast_to(jnp.asarray(index, jnp.int32), (batch,))
         positions = index[:, None] + jnp.arange(steps, dtype=jnp.int32)[None]  # [B,S]
-        key_pos = jnp.arange(max_len, dtype=jnp.int32)[None, None, :]
-        allowed = key_pos <= positions[:, :, None]  # [B,S,L]
-        if lengths is not None:
-            allowed &= key_pos < (index + jnp.asarray(lengths, jnp.int32))[:, None, None]
+        if prefix not in PREFIX_MODES:
+            raise ValueError(f"prefix must be one of {PREFIX_MODES}, got {prefix!r}")
+        if block:  # the last key each query sees
+            allowed = positions
+            if lengths is not None:
+                allowed = jnp.minimum(allowed, (index + jnp.asarray(lengths, jnp.int32))[:, None] - 1)
+        else:
+            key_pos = jnp.arange(max_len, dtype=jnp.int32)[None, None, :]
+            allowed = key_pos <= positions[:, :, None]  # [B,S,L]
+            if lengths is not None:
+                allowed &= key_pos < (index + jnp.asarray(lengths, jnp.int32))[:, None, None]
         x = self._embed(codes, positions, deterministic=True)
-        new_cache = []
+        block_size, new_cache = ((prefix, block) if block else 0), []
         for layer, block in zip(cache, self.blocks):
             written = {}
 
@@ -294,7 +359,7 @@ class MusicTransformer(nn.Module):
                 written["k"], written["v"] = (t.reshape(layer["k"].shape) for t in (k_all, v_all))
                 return k_all.astype(k.dtype), v_all.astype(v.dtype)
 
-            x = block(x, positions, allowed, kv_write)
+            x = block(x, positions, allowed, kv_write, True, None, block_size)
             new_cache.append(written)
         return self._logits(x), tuple(new_cache)
 

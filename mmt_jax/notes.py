@@ -159,15 +159,22 @@ CODES_HEADER = "type,beat,position,pitch,duration,instrument"
 
 
 def save_csv(path, array, header=NOTES_HEADER):
-    """An int array as CSV with a header line, the reference's .csv format."""
-    np.savetxt(
-        path,
-        np.asarray(array).reshape(-1, len(header.split(","))),
-        fmt="%d",
-        delimiter=",",
-        header=header,
-        comments="",
-    )
+    """An int array as CSV with a header line, the reference's .csv format (written
+    atomically: a full disk mid-write leaves the old file)."""
+    import contextlib
+
+    from music_codecs.atomic import atomic_file
+
+    target = contextlib.nullcontext(path) if hasattr(path, "write") else atomic_file(path)
+    with target as f:
+        np.savetxt(
+            f,
+            np.asarray(array).reshape(-1, len(header.split(","))),
+            fmt="%d",
+            delimiter=",",
+            header=header,
+            comments="",
+        )
 
 
 def load_array(path, columns):

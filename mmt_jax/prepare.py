@@ -189,6 +189,8 @@ def _read_log(output, notes_dir):
             r = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if not isinstance(r, dict) or not {"name", "count", "reason"} <= set(r):
+            continue  # a line torn by a kill or a full disk: that piece is redone
         if r["count"] is None or (notes_dir / f"{r['name']}.npy").is_file():
             done[r["name"]] = (r["count"], r["reason"], r.get("info", {}))
     return done
@@ -221,8 +223,18 @@ def prepare(
     same folder finished (listed in prepare-log.jsonl) are not read again. The name lists, the
     split and the report are rewritten every `save_every` seconds and at the end, all
     atomically, so an interrupted run (Ctrl-C included) leaves a folder that trains, and the
-    same command finishes it.
+    same command finishes it. The folder is locked while this runs: a second prepare into it
+    stops at once with a UserError instead of orphaning the first one's pieces.
     """
+    from music_codecs.atomic import folder_lock
+
+    with folder_lock(output, "another `mmt-jax prepare`"):
+        return _prepare(
+            items, output, backend, workers, splits_dir, seed, min_notes, progress, resume, save_every
+        )
+
+
+def _prepare(items, output, backend, workers, splits_dir, seed, min_notes, progress, resume, save_every):
     import tqdm
 
     output = pathlib.Path(output)

@@ -23,6 +23,14 @@ events (default half the window) are prefilled again at positions 0.. and decodi
 from there (the reference slides the window by one and re-runs it all, every step). The refill
 runs in an outer loop around the per-event loop, so the event step itself has no branch.
 
+Speed: a step's attention reads only the prefix of the cache the longest row has filled
+(`prefix_block`, mmt_jax.prefix_attention), so its cost grows with the length generated, with
+one compiled program for every length. The last event of a call is only sampled, never pushed
+through the cache (its prediction would not be used; when the window is full it would cost a
+refill). `dtype="bfloat16"` decodes with bfloat16 weights and cache (float32 softmax, sums and
+residual stream); `default_dtype()` picks per backend. The cache is made inside the compiled
+call, or handed from call to call (`return_cache=True`, then `cache=`).
+
 Randomness is per row and per step: row b at step s draws field f with
 `split(fold_in(row_keys[b], s), 6)[f]`, so a row's sample does not depend on its batch
 neighbours, and the no-cache `baseline_sample` (the reference's loop: a full forward over the
@@ -42,9 +50,12 @@ from flax import struct
 from jax import lax
 
 from mmt_jax.codec import EOS, INSTRUMENT, NOTE, SOS
+from mmt_jax.config import _dtype_name
 from mmt_jax.model import FIELDS, MMTConfig, MusicTransformer, init_cache
+from mmt_jax.prefix_attention import PREFIX_MODES
 
 FILTERS = ("top_k", "top_p")
+DTYPES = ("float32", "bfloat16")
 NEG_INF = -jnp.inf
 PRESETS = {
     "reference": dict(
@@ -95,6 +106,14 @@ class SamplerConfig:
     # was, so a sample may run past the beat vocabulary (its beat codes then exceed it).
     rebase_beats: bool = False
     max_beat_advance: int = 0  # > 0: a note's beat is at most this many beats after the last
+    # Decoding precision: "bfloat16" keeps parameters and cache in bfloat16 (half the bytes a
+    # step reads) with float32 products' accumulation, residual stream, norms and softmax.
+    dtype: str = "float32"
+    # Attention reads only a prefix of the cache holding what the longest row has filled
+    # (mmt_jax.prefix_attention): "buckets" of prefix_block * 2^j slots, or "blocks", a loop
+    # over blocks of prefix_block slots; prefix_block 0: every slot, masked (the older path).
+    prefix_block: int = 128
+    prefix: str = "buckets"
 
     @classmethod
     def preset(cls, name: str, model: MMTConfig, **overrides) -> "SamplerConfig":
@@ -121,6 +140,28 @@ class SamplerConfig:
             raise ValueError(f"refill must be below the window {self.model.max_seq_len}")
         if self.max_beat_advance < 0:
             raise ValueError("max_beat_advance must be non-negative (0: unbounded)")
+        try:
+            object.__setattr__(self, "dtype", _dtype_name(self.dtype))
+        except ValueError:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}") from None
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.prefix_block < 0:
+            raise ValueError("prefix_block must be non-negative (0: attend over the whole cache)")
+        if self.prefix not in PREFIX_MODES:
+            raise ValueError(f"prefix must be one of {PREFIX_MODES}, got {self.prefix!r}")
+
+    @property
+    def decode_model(self) -> MMTConfig:
+        """The model settings decoding runs with (compute and parameters in `dtype`; no
+        rematerialisation, a training setting)."""
+        if (
+            self.model.dtype == self.dtype
+            and self.model.param_dtype == self.dtype
+            and self.model.remat == "none"
+        ):
+            return self.model
+        return dataclasses.replace(self.model, dtype=self.dtype, param_dtype=self.dtype, remat="none")
 
     @property
     def top_ks(self) -> tuple[int, ...]:
@@ -132,6 +173,14 @@ class SamplerConfig:
     @property
     def refill_events(self) -> int:
         return self.refill or max(self.model.max_seq_len // 2, 1)
+
+
+def default_dtype(backend: str | None = None) -> str:
+    """The decoding dtype to use when none is asked for: bfloat16 on accelerators (half the
+    bytes per step), float32 on CPU, where XLA's bfloat16 matrix-vector products were not
+    faster on the measured machine (docs/benchmarks.md)."""
+    backend = backend or jax.default_backend()
+    return "float32" if backend == "cpu" else "bfloat16"
 
 
 # ----------------------------------------------------------------------------- state
@@ -347,7 +396,7 @@ def _last(logits, count):
 # ----------------------------------------------------------------------------- cached loop
 
 
-def _prefill(model, params, cache, seq, end, size, keep_header=0):
+def _prefill(model, params, cache, seq, end, size, keep_header=0, block=0, prefix="buckets"):
     """Prefill the last `size` events before `end` at positions 0.. (with keep_header > 0: the
     header, up to that many rows, then the latest events); (logits, cache, count)."""
     size = min(size, seq.shape[1])
@@ -355,23 +404,39 @@ def _prefill(model, params, cache, seq, end, size, keep_header=0):
         codes, count = header_window(seq, end, size, keep_header)
     else:
         codes, count = window(seq, end, size)
-    logits, cache = model.apply(params, codes, cache, 0, count, method=MusicTransformer.decode)
+    logits, cache = model.apply(params, codes, cache, 0, count, block, prefix, method=MusicTransformer.decode)
     return _last(logits, count), cache, count
+
+
+def cast_params(params, dtype):
+    """Floating leaves in `dtype` (done once per call, inside the compiled loop)."""
+    return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, params)
 
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=2)
 def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_events, temperature, row_keys):
-    model = MusicTransformer(cfg.model)
-    params = {"params": params}
+    model = MusicTransformer(cfg.decode_model)
+    params = {"params": cast_params(params, cfg.dtype)}
+    block = cfg.prefix_block
     width = prompt.shape[1]
+    if cache is None:  # made here: one fill, not a dozen host-side allocations
+        cache = init_cache(cfg.decode_model, prompt.shape[0])
     max_len = cache[0]["k"].shape[2]
     num_events = jnp.minimum(num_events, cfg.max_events)
     ev = start_events(cfg, prompt, prompt_len)
-    logits, cache, count = _prefill(model, params, cache, ev.seq, prompt_len, min(width, max_len))
+    logits, cache, count = _prefill(
+        model, params, cache, ev.seq, prompt_len, min(width, max_len), 0, block, cfg.prefix
+    )
     state = SamplingState(ev, logits, cache, count)
 
+    def live(state):
+        return ~jnp.all(state.events.done)
+
     def running(state):
-        return (state.events.step < num_events) & ~jnp.all(state.events.done)
+        """Another event is wanted after the one sampled next: that one goes through the cache.
+        (The last event is only sampled: a prediction after it would never be used, and when
+        the window is full it would cost a refill.)"""
+        return (state.events.step < num_events - 1) & live(state)
 
     def needs_refill(state):
         return (state.cache_index >= max_len) & ~state.events.done
@@ -381,7 +446,14 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         ev, event = advance(cfg, state.events, state.logits, prompt_len, temperature, row_keys)
         index = jnp.minimum(state.cache_index, max_len - 1)  # ended rows may sit at the end
         logits, cache = model.apply(
-            params, event[:, None], state.cache, index, method=MusicTransformer.decode
+            params,
+            event[:, None],
+            state.cache,
+            index,
+            None,
+            block,
+            cfg.prefix,
+            method=MusicTransformer.decode,
         )
         return SamplingState(ev, tuple(x[:, 0] for x in logits), cache, index + 1)
 
@@ -405,7 +477,9 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
                 last_beat=jnp.maximum(ev.last_beat - moved, 1),
                 beat_offset=offset,
             )
-        logits, fresh, count = _prefill(model, params, fresh, seq, prompt_len + ev.step, size, header)
+        logits, fresh, count = _prefill(
+            model, params, fresh, seq, prompt_len + ev.step, size, header, block, cfg.prefix
+        )
         row = full[:, None, None, None]  # cache leaves are [B, H, L, D]
 
         def merge(old, new):
@@ -425,7 +499,10 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         return lax.while_loop(lambda s: running(s) & ~jnp.any(needs_refill(s)), step, state)
 
     state = lax.while_loop(running, window_pass, state)
-    return state.events, state.cache
+    last = (state.events.step < num_events) & live(state)
+    ev, _ = advance(cfg, state.events, state.logits, prompt_len, temperature, row_keys)
+    ev = jax.tree.map(lambda new, old: jnp.where(last, new, old), ev, state.events)
+    return ev, state.cache
 
 
 # ----------------------------------------------------------------------------- host API
@@ -438,6 +515,7 @@ class Samples:
     codes: np.ndarray  # [B, P + max_events, 6] prompt then generated events
     prompt_len: np.ndarray  # [B]
     steps: int  # events generated per row (loop iterations)
+    cache: tuple | None = None  # with sample(..., return_cache=True): pass back as cache=
 
     def sequences(self):
         """Per row: prompt + generated events, cut after the first generated EOS."""
@@ -499,18 +577,21 @@ def sample(
     row_keys=None,
     seed=0,
     cache=None,
+    return_cache=False,
 ) -> Samples:
     """Generate up to `num_events` (default cfg.max_events) events after each prompt.
 
     prompts: a list of [n_i, 6] code arrays (lengths may differ), or (codes [B,P,6], lengths [B]).
     temperature: one value or six (per field). row_keys: [B] keys (default: fold_in(seed, b)).
-    cache: optionally a cache from `init_cache` of this batch size to reuse (it is donated).
+    cache: optionally a cache of this batch size to reuse (it is donated): `init_cache`'s, or
+    the one a call with return_cache=True returned in `Samples.cache`. Reusing it saves the
+    allocation and zero fill of the cache (0.15-0.8 s at batch 8 for the paper model on the
+    2-core CPU); its old contents are never read (slots past a row's length are masked,
+    and they hold finite values).
     """
     prompt, prompt_len, row_keys = _prepare(cfg, prompts, row_keys, seed)
-    if cache is None:
-        cache = init_cache(cfg.model, prompt.shape[0])
     num_events = cfg.max_events if num_events is None else num_events
-    ev, _ = _sample_loop(
+    ev, cache = _sample_loop(
         cfg,
         params,
         cache,
@@ -520,7 +601,7 @@ def sample(
         _temperatures(temperature),
         row_keys,
     )
-    return Samples(np.asarray(ev.seq), np.asarray(prompt_len), int(ev.step))
+    return Samples(np.asarray(ev.seq), np.asarray(prompt_len), int(ev.step), cache if return_cache else None)
 
 
 # ----------------------------------------------------------------------------- baseline

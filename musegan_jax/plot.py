@@ -39,5 +39,8 @@ def save_tracks_png(roll, beat_resolution, path, title=None, dpi=110):
     if title:
         axes[0].set_title(title)
     fig.tight_layout()
-    fig.savefig(str(path), dpi=dpi)
+    from music_codecs.atomic import atomic_path
+
+    with atomic_path(path) as tmp:  # whole files only, even on a full disk
+        fig.savefig(tmp, dpi=dpi)
     return str(path)

@@ -15,6 +15,12 @@ end in non-decreasing order (a same-pitch note nested inside a longer one would 
 velocities are 1..127 (velocity 0 means note-off; 0 is written as 1), no track is empty, and
 names are printable ASCII. Tempos are stored as whole microseconds per quarter note; time
 signatures whose denominator is not a power of two cannot be stored and are left out.
+
+Limits: a table that no MIDI file (or not our reader) can hold raises MusicFileError naming the
+file before anything is written: ticks per quarter outside 1..32767, negative times, pitches or
+programs outside 0..127, more than MAX_NOTES notes or 65534 tracks, or an end past
+MAX_QUARTERS quarter notes (which also keeps every delta time inside MIDI's 28 bits). The file
+is written atomically: a failed write leaves the old file (or none).
 """
 
 from __future__ import annotations
@@ -22,13 +28,20 @@ from __future__ import annotations
 import mido
 import numpy as np
 
+from music_codecs.atomic import atomic_file
+from music_codecs.errors import MusicFileError
+from music_codecs.midi_read import MAX_NOTES, MAX_QUARTERS
 from music_codecs.note_table import NoteTable
+
+MAX_DELTA = 0x0FFFFFFF  # a variable-length quantity holds 28 bits
+MAX_TRACKS = 0xFFFF - 1  # the header's 16-bit count, less the conductor track
 
 _CHANNELS = [c for c in range(16) if c != 9]
 
 
 def write_midi(table: NoteTable, path) -> str:
     """Write `table` to `path` (a .mid file) and return the path as a string."""
+    check_limits(table, path)
     midi = mido.MidiFile(type=1, ticks_per_beat=table.resolution)
     conductor = [
         (int(t), 0, mido.MetaMessage("set_tempo", tempo=_tempo(q)))
@@ -54,8 +67,40 @@ def write_midi(table: NoteTable, path) -> str:
         ]
         events += _note_events(notes, channel)
         midi.tracks.append(_track(sorted(events, key=lambda e: e[:3])))
-    midi.save(str(path))
+    with atomic_file(path) as f:
+        midi.save(file=f)
     return str(path)
+
+
+def check_limits(table: NoteTable, path="<table>") -> None:
+    """MusicFileError if `table` cannot be written as a MIDI file that `read_midi` accepts."""
+
+    def refuse(reason):
+        raise MusicFileError(path, f"cannot write MIDI: {reason}")
+
+    if not 1 <= table.resolution <= 0x7FFF:
+        refuse(f"{table.resolution} ticks per quarter note (MIDI holds 1..32767)")
+    if len(table) > MAX_NOTES:
+        refuse(f"{len(table)} notes (the limit is {MAX_NOTES})")
+    if table.num_tracks > MAX_TRACKS:
+        refuse(f"{table.num_tracks} tracks (MIDI holds {MAX_TRACKS})")
+    for name, low, high in (("pitch", 0, 127), ("program", 0, 127)):
+        values = getattr(table, name)
+        if len(values) and (values.min() < low or values.max() > high):
+            refuse(f"a {name} outside {low}..{high}")
+    times = [table.onset, table.duration, table.tempo_tick, table.time_signatures[:, 0]]
+    if any(len(t) and t.min() < 0 for t in times):
+        refuse("a negative time or duration")
+    if len(table.tempo_qpm) and not (np.isfinite(table.tempo_qpm).all() and (table.tempo_qpm > 0).all()):
+        refuse("a tempo that is not a positive number")
+    ends = [table.onset + table.duration, table.tempo_tick, table.time_signatures[:, 0]]
+    end = max((int(e.max()) for e in ends if len(e)), default=0)
+    limit = min(MAX_QUARTERS * table.resolution, MAX_DELTA)
+    if end > limit:
+        refuse(
+            f"ends at tick {end}, {end // table.resolution} quarter notes "
+            f"(the limit is {limit} ticks, {limit // table.resolution} quarter notes)"
+        )
 
 
 def _tempo(qpm):

@@ -88,5 +88,8 @@ def save_pianoroll_png(table: NoteTable, path, title=None, dpi=120, marks=None) 
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(str(path), dpi=dpi)
+    from music_codecs.atomic import atomic_path
+
+    with atomic_path(path) as tmp:  # a full disk mid-write leaves the old picture
+        fig.savefig(tmp, dpi=dpi)
     return str(path)

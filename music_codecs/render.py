@@ -62,13 +62,16 @@ def render_wav(table: NoteTable, path, sample_rate=22050, renderer="auto") -> st
     ok, detail = fluidsynth_available()
     if renderer == "fluidsynth" and not ok:
         raise UserError(f"cannot render with FluidSynth: {detail}")
-    with tempfile.TemporaryDirectory() as tmp:
+    from music_codecs.atomic import atomic_path
+
+    # the WAV appears only when complete: a full disk mid-render leaves the old one (or none)
+    with tempfile.TemporaryDirectory() as tmp, atomic_path(path) as wav:
         midi_path = write_midi(table, Path(tmp) / "piece.mid")
         if renderer != "sine" and ok:
-            _fluidsynth(midi_path, path, sample_rate, detail)
+            _fluidsynth(midi_path, wav, sample_rate, detail)
             used = "fluidsynth"
         else:
-            _sine(midi_path, path, sample_rate)
+            _sine(midi_path, wav, sample_rate)
             used = "sine"
     log.info("rendered %s with %s", path, used if used == "sine" else f"fluidsynth ({detail})")
     return used
@@ -102,3 +105,11 @@ def _sine(midi_path, wav_path, sample_rate):
     if peak > 0:
         audio = 0.9 * audio / peak
     soundfile.write(str(wav_path), audio.astype(np.float32), int(sample_rate), subtype="PCM_16")
+
+
+def describe_renderer(used: str) -> str:
+    """A line for the command line: which renderer made the WAV files, and why sine if so."""
+    if used == "fluidsynth":
+        return f"FluidSynth with {find_soundfont()}"
+    ok, why = fluidsynth_available()
+    return "sine tones (pretty_midi's fallback: " + ("asked for" if ok else why) + ")"

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clipsonic_jax import clip_load, data, synthetic, video
+from clipsonic_jax import data, synthetic, video
+from model_kit import clip_load
 from music_codecs.errors import MusicFileError
 from music_codecs.mel import MelConfig
 

@@ -282,9 +282,9 @@ def test_image_folder_with_captions_csv_gives_split_pairs_and_names_bad_files(tm
     held-out pairs are exactly those of every n-th file."""
     from PIL import Image
 
-    from clipsonic_jax.clip_load import load_clip, write_tiny_clip
     from clipsonic_jax.prior_config import PriorDataConfig
     from clipsonic_jax.prior_data import build_pairs
+    from model_kit.clip_load import load_clip, write_tiny_clip
 
     write_tiny_clip(tmp_path / "clip")
     clip = load_clip(str(tmp_path / "clip"))

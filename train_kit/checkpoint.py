@@ -127,7 +127,8 @@ class Checkpointer:
         except Exception as err:  # orbax raises assorted types for structure/shape mismatches
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise CheckpointError(
-                f"{self.directory}: step {step} does not match the model: {first[:300]}"
+                f"{self.directory}: step {step} is damaged or does not match the model (move it "
+                f"away to resume from an earlier step): {first[:300]}"
             ) from err
         return out.state, dict(out.data or {}), dict(out.extra or {})
 

@@ -17,8 +17,11 @@ Shared sections:
 `to_dict(cfg)` gives the JSON view written into run folders and `from_dict(cls, d)` rebuilds the
 dataclass from it (nested dataclasses, tuples, enums), refusing unknown keys.
 
+`check_ranges(cfg)` (run by load_config) refuses numeric fields outside their meaningful range
+(sizes > 0, periods >= 0, probabilities in [0, 1), every float finite), naming the key.
+
 Public API: ConfigError, MeshConfig, OptimConfig, TrainConfig, DEFAULT_RULES, load_config,
-apply_overrides, to_dict, from_dict.
+apply_overrides, check_ranges, to_dict, from_dict.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from __future__ import annotations
 import ast
 import dataclasses
 import enum
+import importlib.machinery
 import importlib.util
+import math
 import os
 import types
 import typing
@@ -134,6 +139,10 @@ class OptimConfig:
         _check_choice("optim.decay", self.decay, ("linear", "cosine", "constant"))
         if self.grad_accum_steps < 1:
             raise ConfigError(f"optim.grad_accum_steps={self.grad_accum_steps} must be >= 1")
+        for name in ("lr", "weight_decay", "clip_norm", "warmup_steps", "warmup_offset", "decay_steps"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"optim.{name}={value!r} must be a finite number >= 0")
 
     def validate(self):
         """Cross-field checks, run by make_optimizer (overrides are applied one at a time)."""
@@ -180,7 +189,9 @@ def load_config(path, overrides=()):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ConfigError(f"{path}: config file not found")
-    spec = importlib.util.spec_from_file_location(f"_config_{abs(hash(path))}", path)
+    name = f"_config_{abs(hash(path))}"
+    # any file name (not only *.py) is read as Python source
+    spec = importlib.util.spec_from_loader(name, importlib.machinery.SourceFileLoader(name, path))
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
@@ -190,7 +201,73 @@ def load_config(path, overrides=()):
         raise ConfigError(f"{path}: cannot import config: {type(err).__name__}: {err}") from err
     if not hasattr(module, "get_config"):
         raise ConfigError(f"{path}: defines no get_config()")
-    return apply_overrides(module.get_config(), overrides)
+    try:
+        cfg = module.get_config()
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from err
+    except Exception as err:  # the user's code (or a dataclass check it triggered) failed
+        raise ConfigError(f"{path}: get_config() failed: {type(err).__name__}: {err}") from err
+    cfg = apply_overrides(cfg, overrides)
+    check_ranges(cfg)
+    return cfg
+
+
+# --------------------------------------------------------------------------- value ranges
+
+# Numeric fields with a meaningful range, by field name, wherever they sit in a config (every
+# system's sections use these names). A range failure names the full key, e.g. data.batch_size.
+_POSITIVE = frozenset(
+    "batch_size eval_batch_size dim depth heads head_dim dim_head ff_mult max_seq_len units "
+    "layers ffn_units num_parts max_positions seq_len max_eval_len channels cond_dim groups "
+    "res_blocks n_fft n_mels hop_length win_length sample_rate clip_samples timesteps "
+    "num_timesteps sample_timesteps steps candidates latent d_dense g_dense g_pitch_channels "
+    "encoder_channels temporal_hidden n_critic eval_samples bars beat_resolution max_beat "
+    "pad_multiple max_text_len rel_pos_buckets rel_pos_max_distance width griffin_lim_iters "
+    "log_every grad_accum_steps eps lr_eps cosine_sim_scale".split()
+)
+_NON_NEGATIVE = frozenset(
+    "max_steps eval_every ckpt_every patience warmup_steps warmup_offset decay_steps "
+    "eval_max_batches prepare_limit synthetic_clips eval_every_nth lr weight_decay clip_norm "
+    "gp_weight guidance eta fmin image_embed_scale log_floor".split()
+)
+_FRACTION = frozenset("dropout attn_dropout ff_dropout cond_drop".split())  # [0, 1)
+_UNIT = frozenset("b1 b2 final_lr_fraction bn_momentum".split())  # [0, 1]
+
+
+def _range_problem(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if name in _POSITIVE and not value > 0:
+        return "must be > 0"
+    if name in _NON_NEGATIVE and not value >= 0:
+        return "must be >= 0 (0 turns it off where that has a meaning)"
+    if name in _FRACTION and not 0 <= value < 1:
+        return "must be in [0, 1)"
+    if name in _UNIT and not 0 <= value <= 1:
+        return "must be in [0, 1]"
+    return None
+
+
+def check_ranges(cfg, prefix=""):
+    """Refuse (ConfigError naming the key) a numeric field outside its meaningful range: sizes
+    and widths > 0, periods and counts >= 0, rates and probabilities in their unit range, every
+    float finite. Runs on every loaded config, after the overrides."""
+    if dataclasses.is_dataclass(cfg):
+        items = [(f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg)]
+    elif isinstance(cfg, dict):
+        items = [(k, v) for k, v in cfg.items() if isinstance(k, str)]
+    else:
+        return
+    for name, value in items:
+        key = f"{prefix}{name}"
+        if dataclasses.is_dataclass(value) or isinstance(value, dict):
+            check_ranges(value, f"{key}.")
+            continue
+        problem = _range_problem(name, value)
+        if problem:
+            raise ConfigError(f"{key}={value!r} {problem}")
 
 
 def apply_overrides(cfg, overrides=()):

@@ -6,7 +6,9 @@
     read_metrics(out_dir) -> list of dicts, in file order
 
 A resumed run first drops the JSON lines (and, through purge_step, the TensorBoard events)
-written after its checkpoint, so the logs read like one uninterrupted run. Only process 0 writes.
+written after its checkpoint, so the logs read like one uninterrupted run. A line torn by a kill or a full disk is dropped on reading and
+the file rewritten (atomically) before more is appended, so a torn tail never ends up mid-file.
+Only process 0 writes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import json
 import math
 import os
+
+from music_codecs.atomic import atomic_file
 
 
 class MetricLogger:
@@ -24,10 +28,12 @@ class MetricLogger:
             return
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, "metrics.jsonl")
-        if resume_step is not None and os.path.exists(path):
-            kept = [r for r in read_metrics(out_dir) if r.get("step", 0) <= resume_step]
-            with open(path, "w") as f:
-                f.writelines(json.dumps(r) + "\n" for r in kept)
+        if os.path.exists(path):
+            kept = read_metrics(out_dir)
+            if resume_step is not None:
+                kept = [r for r in kept if r.get("step", 0) <= resume_step]
+            with atomic_file(path) as f:
+                f.write("".join(json.dumps(r) + "\n" for r in kept).encode())
         self._file = open(path, "a")
         from tensorboardX import SummaryWriter
 
@@ -61,10 +67,11 @@ def read_metrics(out_dir):
     with open(path) as f:
         lines = [line for line in f if line.strip()]
     rows = []
-    for i, line in enumerate(lines):
+    for line in lines:
         try:
-            rows.append(json.loads(line))
-        except ValueError:
-            if i != len(lines) - 1:
-                raise
+            row = json.loads(line)
+        except ValueError:  # torn (at the end) or fused with a torn one (an older version)
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
     return rows

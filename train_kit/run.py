@@ -129,11 +129,22 @@ def save_run(run_dir, *, system: str, config, params, step=None, metrics=None, *
             _write_json_atomic(run_dir / RUN_FILE, info)
         _sync("train_kit.run.saved")
     except OSError as err:
+        _discard_staged(run_dir, primary)
         raise RunError(
             f"{run_dir}: cannot write the run ({err.strerror or err}); "
             f"the previous export, if any, is unchanged"
         ) from err
+    except BaseException:  # orbax wraps a full disk in its own types: clean up, report upstream
+        _discard_staged(run_dir, primary)
+        raise
     return run_dir
+
+
+def _discard_staged(run_dir, primary):
+    """Remove a half-written params.new (and orbax's temporary folder for it)."""
+    if primary:
+        for name in ("params.new", "params.new.orbax-checkpoint-tmp"):
+            shutil.rmtree(run_dir / name, ignore_errors=True)
 
 
 def update_run_info(run_dir, **fields) -> dict:

@@ -18,6 +18,14 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.input_dir(args.data, "--data")
+    if args.json:
+        paths.output_file(args.json, "--json", inputs=[args.data])
+    paths.positive(args.mlp_epochs, "--mlp-epochs")
+    paths.positive(args.mlp_steps, "--mlp-steps")
+
     import json
     from pathlib import Path
 
@@ -86,9 +94,14 @@ def run(args):
                 subset,
             )
     out = Path(args.json) if args.json else Path(args.data) / "baselines.json"
-    previous = json.loads(out.read_text()) if out.exists() else {}
+    try:
+        previous = json.loads(out.read_text()) if out.exists() else {}
+    except ValueError as err:
+        raise UserError(f"{out}: not readable JSON ({err}); move it away or give --json") from None
     previous.update(results)
-    out.write_text(json.dumps(previous, indent=2))
+    from music_codecs.atomic import write_text_atomic
+
+    write_text_atomic(out, json.dumps(previous, indent=2))
     print()
     print(paper_results.format_table({dataset: {k_: v["accuracy"] for k_, v in previous.items()}}, [dataset]))
     print(f"\nwrote {out}")

@@ -37,6 +37,12 @@ def run(args):
     checkpoint = args.checkpoint or args.legacy_checkpoint
     if not checkpoint:
         raise UserError("convert-reference needs --checkpoint best_model.hdf5")
+    from train_kit import paths
+
+    paths.input_file(checkpoint, "--checkpoint")
+    if args.data:
+        paths.input_dir(args.data, "--data")
+    paths.output_dir(args.out, "--out", inputs=[checkpoint, args.data])
     k = labels.num_parts(args.dataset)
     model_cfg = reference_config(args.name, k)
     params, table_errors = convert.keras_to_flax(checkpoint, model_cfg)

@@ -21,6 +21,15 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    for folder in args.data:
+        paths.input_dir(folder, "--data")
+    for folder in args.runs:
+        paths.input_dir(folder, "--runs")
+    if args.json:
+        paths.output_file(args.json, "--json", inputs=args.data)
+
     import json
     from pathlib import Path
 
@@ -37,7 +46,10 @@ def run(args):
             raise UserError(f"{folder}: no dataset.json (run `arranger-jax prepare` first)")
         order.append(dataset)
         path = Path(folder) / "baselines.json"
-        scores = json.loads(path.read_text()) if path.exists() else {}
+        try:
+            scores = json.loads(path.read_text()) if path.exists() else {}
+        except ValueError as err:
+            raise UserError(f"{path}: not readable JSON ({err}); rerun `arranger-jax baseline`") from None
         results.setdefault(dataset, {}).update({k: v["accuracy"] for k, v in scores.items()})
     notes = []
     for root in args.runs:
@@ -65,4 +77,6 @@ def run(args):
     for line in notes:
         print(f"- {line}")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        from music_codecs.atomic import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(results, indent=2))

@@ -30,10 +30,18 @@ def add_arguments(parser):
 def run(args):
     from pathlib import Path
 
-    import jax
+    from train_kit import paths
+
+    paths.run_dir(args.checkpoint)
+    paths.input_file(args.input, "INPUT")
+    out = Path(args.out or args.out_dir or Path(args.input).parent)
+    paths.output_dir(out, "--out", inputs=[args.checkpoint])
+    suffixes = (".mid", ".png", ".html") + (() if args.no_wav else (".wav",))
+    stem = Path(args.input).stem
+    paths.distinct_outputs({out / f"{stem}_arranged{s}": args.input for s in suffixes}, inputs=[args.input])
+
     import numpy as np
 
-    from arranger_jax import features as F
     from arranger_jax import instrument
     from arranger_jax.load import load
     from music_codecs.midi_write import write_midi
@@ -44,31 +52,41 @@ def run(args):
     trained = load(args.checkpoint)
     config, params, dataset = trained.config.model, trained.params, trained.dataset
     table = read_music(args.input)
-    stem = Path(args.input).stem
     piece, drums = instrument.downmix(table, stem)
-    inputs, _ = F.piece_inputs(piece, config.num_parts, max_len=None)  # every note, no cap
-    inputs["entry_hint"] = np.zeros_like(inputs["entry_hint"])  # no part information at inference
-    inputs["pitch_hint"] = np.zeros_like(inputs["pitch_hint"])
-    batch = {k: v[None] for k, v in inputs.items()}
     if args.stream:
-        parts = _stream(config, params, batch)
+        parts = _stream(config, params, instrument.model_batch(piece, config.num_parts))
     else:
-        logits = trained.model.apply({"params": params}, batch)
-        parts = np.asarray(jax.device_get(logits))[0, :, 1:].argmax(-1)
-    out = Path(args.out or args.out_dir or Path(args.input).parent)
+        parts = instrument.label_parts(trained, piece)
     out.mkdir(parents=True, exist_ok=True)
     arranged = instrument.arranged_table(piece, parts, dataset, table, drums)
     written = [
         write_midi(arranged, out / f"{stem}_arranged.mid"),
         save_pianoroll_png(arranged, out / f"{stem}_arranged.png", title=f"{stem} ({config.name})"),
     ]
+    used = None
     if not args.no_wav:
-        render_wav(arranged, out / f"{stem}_arranged.wav")
+        used = render_wav(arranged, out / f"{stem}_arranged.wav")
         written.append(str(out / f"{stem}_arranged.wav"))
     counts = np.bincount(parts, minlength=config.num_parts)
-    print(f"{len(piece)} notes -> " + ", ".join(f"{n}: {c}" for n, c in zip(arranged.track_names, counts)))
+    parts_line = ", ".join(f"{n}: {c}" for n, c in zip(arranged.track_names, counts))
+    print(f"{len(piece)} notes -> " + parts_line)
+    written.append(_page(out / f"{stem}_arranged", f"{stem} arranged by {config.name}", parts_line, used))
     for path in written:
         print(f"wrote {path}")
+    if used:
+        from music_codecs.render import describe_renderer
+
+        print(f"audio: {describe_renderer(used)}")
+
+
+def _page(stem, title, caption, used):
+    """<stem>.html: the arrangement's piano roll, player (when rendered) and downloads."""
+    from music_codecs.html_page import Item, Section, write_page
+
+    name = stem.name
+    links = {"MIDI": f"{name}.mid"} | ({"WAV": f"{name}.wav"} if used else {})
+    item = Item(title, f"{name}.png", f"{name}.wav" if used else None, links, f"notes per part: {caption}")
+    return write_page(stem.with_suffix(".html"), title, [Section("Arrangement", [item])])
 
 
 def _stream(config, params, batch):

@@ -33,8 +33,15 @@ def run(args):
     from arranger_jax import data
     from arranger_jax.config import default_data_path
     from music_codecs.errors import UserError
+    from train_kit import paths
 
     out = args.out or default_data_path(args.dataset)
+    if args.input:
+        paths.input_dir(args.input, "--input")
+    if args.id_list:
+        paths.input_file(args.id_list, "--id-list")
+    paths.output_dir(out, "--out", inputs=[args.input])
+    paths.at_least(args.limit, 1, "--limit")
     given = None
     if args.dataset in ("bach", "quartets"):
         pieces, skipped = data.collect_corpus(args.dataset, limit=args.limit)
@@ -49,9 +56,12 @@ def run(args):
     if not pieces:
         raise UserError(f"no usable pieces found for {args.dataset} ({len(skipped)} skipped)")
     exact = args.exact_split or args.dataset == "quartets"
-    info = data.save_dataset(
-        pieces, skipped, out, args.dataset, seed=args.seed, given=given, exact_split=exact
-    )
+    from music_codecs.atomic import folder_lock
+
+    with folder_lock(out, "another `arranger-jax prepare`"):
+        info = data.save_dataset(
+            pieces, skipped, out, args.dataset, seed=args.seed, given=given, exact_split=exact
+        )
     print(json.dumps(info, indent=2))
     for name, reason in skipped[:20]:
         print(f"skipped {name}: {reason}")

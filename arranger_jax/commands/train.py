@@ -1,6 +1,6 @@
 """`arranger-jax train`: train a part-separation model and score it on the test split."""
 
-from train_kit.cli import add_config_arguments, config_from_args
+from train_kit.cli import add_config_arguments, config_from_args, train_exit_status
 
 HELP = "train an Arranger model from a config file (configs/arranger/*.py) and test the best checkpoint"
 SHORTCUTS = {
@@ -14,6 +14,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    cfg = config_from_args(args, SHORTCUTS)  # checked before JAX loads: a bad value costs a second
+
     import json
 
     import jax
@@ -21,9 +23,9 @@ def run(args):
     from arranger_jax.config import table_key
     from arranger_jax.train import train
 
-    result = train(config_from_args(args, SHORTCUTS))
+    result = train(cfg)
     if jax.process_index():
-        return
+        return train_exit_status(result)
     cfg, metrics = result.config, result.metrics
     print(
         json.dumps(
@@ -42,3 +44,4 @@ def run(args):
     )
     if "test_accuracy" in metrics:
         print(f"test accuracy {100 * metrics['test_accuracy']:.2f} % on {int(metrics['test_notes'])} notes")
+    return train_exit_status(result)

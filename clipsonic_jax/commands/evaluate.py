@@ -27,9 +27,33 @@ def add_arguments(parser):
     parser.add_argument("--prior-steps", type=int, help="prior DDIM steps (default: its config)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the numbers to this JSON file")
+    parser.add_argument(
+        "--vggish",
+        help="VGGish weights for FAD (torchvggish's vggish-10086976.pth, or .safetensors/.npz with its "
+        "keys); without it FAD uses a named stand-in embedding (random projections of log-mels)",
+    )
+    parser.add_argument(
+        "--vocoder",
+        default="griffin-lim",
+        help="mel -> audio for FAD: griffin-lim (default) or a vocoder folder",
+    )
+    parser.add_argument("--no-fad", action="store_true", help="pitch accuracy only")
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.run_dir(args.checkpoint)
+    for flag in ("prior", "data"):
+        if getattr(args, flag):
+            paths.input_dir(getattr(args, flag), f"--{flag}")
+    if args.json:
+        paths.output_file(args.json, "--json", inputs=[args.checkpoint, args.data])
+    paths.positive(args.steps, "--steps")
+    paths.positive(args.prior_steps, "--prior-steps")
+    paths.at_least(args.guidance, 0, "--guidance")
+    paths.at_least(args.prior_guidance, 0, "--prior-guidance")
+
     import json
     import os
 
@@ -81,7 +105,9 @@ def run(args):
     }
     results = {}
     for kind, q in queries.items():
-        r = pitch_accuracy(model, cache, eval_idx, train_idx, args.seed, args.steps, args.guidance, queries=q)
+        r = pitch_accuracy(
+            model, cache, eval_idx, train_idx, args.seed, args.steps, args.guidance, queries=q, keep_mels=True
+        )
         results[kind] = r
     first = next(iter(results.values()))
     print(
@@ -93,11 +119,11 @@ def run(args):
     if {"iq", "zs", "pd"} <= set(results) and results["iq"]["accuracy"] != results["zs"]["accuracy"]:
         iq, zs, pd = (results[k]["accuracy"] for k in ("iq", "zs", "pd"))
         print(f"PD closes {(pd - zs) / (iq - zs):.0%} of the ZS -> IQ distance")
+    out = {k: {kk: v for kk, v in r.items() if kk not in ("class_bands", "mels")} for k, r in results.items()}
+    if not args.no_fad:
+        from clipsonic_jax.commands.evaluate_fad import report_fad
+
+        out["fad"] = report_fad(args, model, cache, data_dir, eval_idx, train_idx, results)
     if args.json:
         with atomic_file(args.json) as f:
-            f.write(
-                json.dumps(
-                    {k: {kk: v for kk, v in r.items() if kk != "class_bands"} for k, r in results.items()},
-                    indent=1,
-                ).encode()
-            )
+            f.write(json.dumps(out, indent=1).encode())

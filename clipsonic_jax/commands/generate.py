@@ -25,11 +25,47 @@ def add_arguments(parser):
     parser.add_argument("--guidance", type=float, help="audio model classifier-free guidance scale")
     parser.add_argument("--sampler", choices=("ddim", "ddpm"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--vocoder",
+        default="griffin-lim",
+        help="mel -> audio: griffin-lim (default), a `train-vocoder` run folder, or a released "
+        "HiFi-GAN/BigVGAN folder (config.json + g_* or bigvgan_generator.pt) with the model's mel settings",
+    )
+
+
+def _slug(text):
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:40] or "query"
 
 
 def run(args):
     import os
-    import re
+
+    from train_kit import paths
+
+    paths.run_dir(args.checkpoint)
+    for flag in ("prior", "clip"):
+        if getattr(args, flag):
+            paths.input_dir(getattr(args, flag), f"--{flag}")
+    for image in args.image or ():
+        paths.input_file(image, "--image")
+    paths.output_dir(args.out, "--out", inputs=[args.checkpoint, args.prior, args.clip])
+    paths.positive(args.steps, "--steps")
+    paths.positive(args.prior_steps, "--prior-steps")
+    paths.at_least(args.guidance, 0, "--guidance")
+    paths.at_least(args.prior_guidance, 0, "--prior-guidance")
+    if args.image:
+        names = [os.path.splitext(os.path.basename(p))[0] for p in args.image]
+    else:
+        names = [_slug(t) for t in args.text]
+    queries = args.image or args.text
+    outputs = [
+        (os.path.join(args.out, name + suffix), query)
+        for name, query in zip(names, queries)
+        for suffix in (".wav", ".png")
+    ]
+    paths.distinct_outputs(outputs, inputs=args.image or ())
 
     from clipsonic_jax.generate import read_image, write_outputs
     from clipsonic_jax.load import load
@@ -41,18 +77,34 @@ def run(args):
         raise UserError("--prior maps text queries; give --text")
     if args.image:
         emb = clip.embed_images([read_image(p) for p in args.image])
-        names = [os.path.splitext(os.path.basename(p))[0] for p in args.image]
     elif args.prior:
         from clipsonic_jax.prior_load import load as load_prior
 
         prior = load_prior(args.prior)
         prior.clip(clip.directory)  # checks the widths match
         emb = prior.text_to_image(clip, args.text, args.seed, args.prior_guidance, args.prior_steps)
-        names = [re.sub(r"[^A-Za-z0-9]+", "_", t).strip("_")[:40] or "query" for t in args.text]
     else:
         emb = clip.embed_texts(args.text)
-        names = [re.sub(r"[^A-Za-z0-9]+", "_", t).strip("_")[:40] or "query" for t in args.text]
+    from clipsonic_jax.vocoder_use import load_vocoder
+
+    vocoder = load_vocoder(args.vocoder, model.cfg.mel, model.cfg.sample.griffin_lim_iters)
     mels = model.generate(emb, seed=args.seed, steps=args.steps, guidance=args.guidance, sampler=args.sampler)
+    print(f"vocoder: {vocoder.name}")
     for name, query, mel in zip(names, args.image or args.text, mels):
-        wav, png = write_outputs(os.path.join(args.out, name), mel, model, title=str(query))
+        wav, png = write_outputs(os.path.join(args.out, name), mel, model, title=str(query), vocoder=vocoder)
         print(f"{query}: {wav} {png}")
+    print(f"page: {_page(args.out)}")
+
+
+def _page(out):
+    """out/index.html: every (WAV, mel PNG) pair in the folder, this run's and earlier ones."""
+    from pathlib import Path
+
+    from music_codecs.html_page import Item, Section, write_page
+
+    pairs = sorted(p for p in Path(out).glob("*.wav") if p.with_suffix(".png").is_file())
+    items = [
+        Item(p.stem, f"{p.stem}.png", p.name, {"WAV": p.name, "mel PNG": f"{p.stem}.png"}) for p in pairs
+    ]
+    text = "Mel spectrograms (Griffin-Lim audio) of the queries generated into this folder."
+    return write_page(Path(out) / "index.html", "CLIPSonic samples", [Section("Samples", items, text)])

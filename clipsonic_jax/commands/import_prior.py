@@ -29,11 +29,16 @@ def run(args):
 
     from clipsonic_jax.prior_import import import_dalle2_prior, infer_net_config, read_state_dict
     from music_codecs.errors import UserError
+    from train_kit import paths
     from train_kit.config import load_config
     from train_kit.run import save_run
 
+    paths.input_file(args.dalle2, "--dalle2")
+    paths.input_dir(args.clip, "--clip")
+    paths.input_file(args.config, "--config")
     if os.path.exists(args.out):
         raise UserError(f"{args.out} exists; give a new folder (imports never overwrite)")
+    paths.output_dir(args.out, "--out")
     cfg = load_config(args.config, [])
     sd = read_state_dict(args.dalle2)
     net = infer_net_config(

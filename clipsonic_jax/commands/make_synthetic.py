@@ -11,6 +11,12 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.output_dir(args.out, "--out")
+    paths.positive(args.clips, "--clips")
+    paths.positive(args.seconds, "--seconds")
+
     from clipsonic_jax.synthetic import write_dataset
 
     rows = write_dataset(args.out, args.clips, seed=args.seed, seconds=args.seconds, progress=True)

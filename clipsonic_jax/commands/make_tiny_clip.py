@@ -9,7 +9,11 @@ def add_arguments(parser):
 
 
 def run(args):
-    from clipsonic_jax.clip_load import DEMO_CLIP, write_tiny_clip
+    from train_kit import paths
+
+    paths.output_dir(args.out, "--out")
+
+    from model_kit.clip_load import DEMO_CLIP, write_tiny_clip
 
     cfg = write_tiny_clip(args.out, seed=args.seed, **DEMO_CLIP)
     print(

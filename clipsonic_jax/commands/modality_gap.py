@@ -30,14 +30,25 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.input_dir(args.data, "--data")
+    for flag in ("prior", "clip"):
+        if getattr(args, flag):
+            paths.input_dir(getattr(args, flag), f"--{flag}")
+    if args.cache:
+        paths.output_dir(args.cache, "--cache", inputs=[args.data])
+    paths.at_least(args.held_out, 0, "--held-out")
+    paths.positive(args.prior_steps, "--prior-steps")
+
     import json
     import os
 
     import numpy as np
 
     from clipsonic_jax import data
-    from clipsonic_jax.clip_load import load_clip
     from clipsonic_jax.modality_gap import image_gap, modality_gap, paired_gap
+    from model_kit.clip_load import load_clip
     from music_codecs.errors import UserError
     from music_codecs.mel import MelConfig
 

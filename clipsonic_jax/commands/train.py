@@ -1,6 +1,6 @@
 """`clipsonic-jax train`: train the CLIP-conditioned mel diffusion model (resumes from --out)."""
 
-from train_kit.cli import add_config_arguments, config_from_args
+from train_kit.cli import add_config_arguments, config_from_args, train_exit_status
 
 HELP = "train the CLIP-conditioned mel diffusion model from a config (e.g. configs/clipsonic/tiny.py)"
 SHORTCUTS = {
@@ -15,9 +15,10 @@ def add_arguments(parser):
 
 
 def run(args):
+    cfg = config_from_args(args, SHORTCUTS)  # checked before JAX loads: a bad value costs a second
+
     from clipsonic_jax.train import train
 
-    cfg = config_from_args(args, SHORTCUTS)
     result = train(cfg)
     print(f"{result.status} at step {result.step}")
     if result.run_dir:
@@ -31,3 +32,4 @@ def run(args):
             f"model: {result.run_dir}, {which} "
             f"(use: clipsonic-jax generate --checkpoint {result.run_dir} ...)"
         )
+    return train_exit_status(result)

@@ -1,7 +1,7 @@
 """`clipsonic-jax train-prior`: train the diffusion prior, CLIP text -> CLIP image embedding
 (resumes from --out)."""
 
-from train_kit.cli import add_config_arguments, config_from_args
+from train_kit.cli import add_config_arguments, config_from_args, train_exit_status
 
 HELP = (
     "train a DALL-E 2 diffusion prior (CLIP text -> image embedding) on (caption, image) pairs, "
@@ -21,9 +21,10 @@ def add_arguments(parser):
 
 
 def run(args):
+    cfg = config_from_args(args, SHORTCUTS)  # checked before JAX loads: a bad value costs a second
+
     from clipsonic_jax.prior_train import train
 
-    cfg = config_from_args(args, SHORTCUTS)
     result = train(cfg)
     print(f"{result.status} at step {result.step}")
     if result.run_dir:
@@ -31,3 +32,4 @@ def run(args):
             f"prior: {result.run_dir} (use: clipsonic-jax generate --checkpoint AUDIO_RUN "
             f"--prior {result.run_dir} --text ...)"
         )
+    return train_exit_status(result)

@@ -22,6 +22,12 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.run_dir(args.checkpoint)
+    paths.input_dir(args.data, "--data")
+    paths.output_dir(args.out, "--out", inputs=[args.checkpoint, args.data])
+
     import json
     from pathlib import Path
 
@@ -45,7 +51,9 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     result = attention.to_json(stats, definition, args.layer)
     result.update(checkpoint=str(args.checkpoint), pieces=len(names), skipped=[name for name, _ in skipped])
-    (out / "attention.json").write_text(json.dumps(result) + "\n")
+    from music_codecs.atomic import write_text_atomic
+
+    write_text_atomic(out / "attention.json", json.dumps(result) + "\n")
     pngs = attention.plot_gain(stats, out, f" ({definition}, layer {args.layer})")
     for name, st in stats.items():
         gain = st.gain()

@@ -23,6 +23,14 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.input_file(args.checkpoint, "--checkpoint", suffixes=(".pt", ".pth", ".npz"))
+    if args.train_args:
+        paths.input_file(args.train_args, "--train-args")
+    paths.output_dir(args.out, "--out")
+    paths.positive(args.heads, "--heads")
+
     from mmt_jax.convert import convert_file
 
     out, config, n = convert_file(

@@ -11,6 +11,11 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.input_file(args.codes, "CODES", suffixes=(".npy", ".csv"))
+    paths.output_file(args.out, "OUT", inputs=[args.codes], suffixes=(".mid", ".midi", ".npy", ".csv"))
+
     import numpy as np
 
     from mmt_jax import codec
@@ -30,7 +35,10 @@ def run(args):
     elif out.endswith(".csv"):
         notes_lib.save_csv(args.out, notes)
     elif out.endswith(".npy"):
-        np.save(args.out, notes)
+        from music_codecs.atomic import atomic_file
+
+        with atomic_file(args.out) as f:
+            np.save(f, notes)
     else:
         raise UserError(f"{args.out}: output must end in .mid, .midi, .npy or .csv")
     print(f"{len(codes)} code rows -> {len(notes)} notes -> {args.out}")

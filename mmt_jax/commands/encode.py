@@ -27,10 +27,17 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.input_file(args.notes, "NOTES")
+    paths.output_file(args.codes, "CODES", inputs=[args.notes], suffixes=(".npy", ".csv"))
+    paths.positive(args.max_beat, "--max-beat")
+
     import numpy as np
 
     from mmt_jax import codec
     from mmt_jax import notes as notes_lib
+    from music_codecs.atomic import atomic_file
 
     path = args.notes
     stats = None
@@ -56,7 +63,8 @@ def run(args):
     if args.codes.lower().endswith(".csv"):
         notes_lib.save_csv(args.codes, codes, notes_lib.CODES_HEADER)
     else:
-        np.save(args.codes, codes)
+        with atomic_file(args.codes) as f:
+            np.save(f, codes)
     skipped = int(np.sum(notes[:, 0] > args.max_beat)) if len(notes) else 0
     if stats is not None:
         print(f"{stats['notes_in']:,} notes read; " + notes_lib.describe_drops(stats))

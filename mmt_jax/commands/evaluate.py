@@ -48,12 +48,19 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.run_dir(args.checkpoint)
+    paths.input_dir(args.data, "--data")
+    paths.output_dir(args.out, "--out", inputs=[args.checkpoint, args.data])
+    for flag in ("num_samples", "batch_size", "temperature", "max_events"):
+        paths.positive(getattr(args, flag), "--" + flag.replace("_", "-"))
+    paths.at_least(args.truth_rows, 2, "--truth-rows")
+    paths.at_least(args.max_beat_advance, 0, "--max-beat-advance")
+
     from mmt_jax.evaluate import evaluate, markdown, write
     from mmt_jax.load import load
-    from music_codecs.errors import UserError
 
-    if args.temperature <= 0 or args.max_events < 1 or args.truth_rows < 2:
-        raise UserError("--temperature, --max-events and --truth-rows must be positive")
     params, run_cfg = load(args.checkpoint)
     model_cfg = run_cfg.model
     result = evaluate(

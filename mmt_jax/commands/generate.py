@@ -1,5 +1,8 @@
 """`mmt-jax generate`: sample music from a checkpoint in one of the three modes of the paper."""
 
+import math
+import os
+
 HELP = "generate music from a checkpoint: unconditional, instrument-informed or continuation"
 
 
@@ -65,6 +68,14 @@ def add_arguments(parser):
         "prompt's own tempo (and time signature), else 100 as in the paper",
     )
     parser.add_argument("--renderer", default="auto", choices=("auto", "fluidsynth", "sine"))
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=("auto", "float32", "bfloat16"),
+        help="decoding precision: bfloat16 keeps weights and cache in bfloat16 (softmax and sums "
+        "in float32); auto: the faster one measured for this backend (float32 on CPU, bfloat16 "
+        "on GPU/TPU; docs/benchmarks.md)",
+    )
 
 
 def _floats(text, name):
@@ -74,23 +85,50 @@ def _floats(text, name):
         values = [float(v) for v in str(text).split(",") if v.strip()]
     except ValueError:
         raise UserError(f"--{name} must be numbers, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise UserError(f"--{name} must be finite numbers, got {text!r}")
     if len(values) not in (1, 6):
         raise UserError(f"--{name} takes one value or six, got {len(values)}")
     return tuple(values) if len(values) == 6 else values[0]
 
 
-def training_beat_advance(run_cfg):
-    """The largest beat advance in the run's training data (its prepare-report.json), or None."""
+def training_beat_advance(run_cfg, run_dir=None):
+    """The largest beat advance in the run's training data (its prepare-report.json, kept in
+    the run folder for shipped models, else in the data folder), or None."""
     import json
     from pathlib import Path
 
-    report = Path(run_cfg.data.path or "-") / "prepare-report.json"
-    if not report.is_file():
+    reports = [
+        Path(run_dir or "-") / "prepare-report.json",
+        Path(run_cfg.data.path or "-") / "prepare-report.json",
+    ]
+    report = next((r for r in reports if r.is_file()), None)
+    if report is None:
         return None
     return json.loads(report.read_text()).get("largest_beat_advance") or None
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.run_dir(args.checkpoint)
+    if args.prompt:
+        paths.input_file(args.prompt, "--prompt")
+    paths.output_dir(args.out, "--out", inputs=[args.checkpoint, args.prompt])
+    for flag in ("num_samples", "batch_size", "max_events", "tempo"):
+        paths.positive(getattr(args, flag), "--" + flag.replace("_", "-"))
+    paths.at_least(args.beats, 0, "--beats")
+    paths.at_least(args.max_beat_advance, 0, "--max-beat-advance")
+    if args.prompt:  # e.g. --mode continuation --prompt OUT/continuation-000.mid would be replaced
+        paths.distinct_outputs(
+            [
+                (os.path.join(args.out, f"{args.mode}-{i:03d}{suffix}"), f"sample {i}")
+                for i in range(args.num_samples)
+                for suffix in (".npy", ".mid", ".wav", ".png")
+            ],
+            inputs=[args.prompt],
+        )
+
     from mmt_jax import prompts
     from mmt_jax.generate import generate
     from mmt_jax.load import load
@@ -98,8 +136,11 @@ def run(args):
     from music_codecs.errors import UserError
 
     temperature = _floats(args.temperature, "temperature")
-    if min(temperature if isinstance(temperature, tuple) else (temperature,)) <= 0:
-        raise UserError("--temperature must be positive")
+    if not all(
+        t > 0 and math.isfinite(t)
+        for t in (temperature if isinstance(temperature, tuple) else (temperature,))
+    ):
+        raise UserError("--temperature must be positive and finite")
     if args.tempo is not None and not args.tempo > 0:
         raise UserError("--tempo must be positive")
     timing = {}
@@ -110,14 +151,17 @@ def run(args):
         raise UserError("--max-events must be positive")
     params, run_cfg = load(args.checkpoint)
     model_cfg = run_cfg.model
-    overrides = {"max_events": args.max_events, "strict": args.strict}
+    from mmt_jax.sample import default_dtype
+
+    dtype = default_dtype() if args.dtype == "auto" else args.dtype
+    overrides = {"max_events": args.max_events, "strict": args.strict, "dtype": dtype}
     if args.top_k_threshold is not None:
         overrides["thresholds"] = _floats(args.top_k_threshold, "top-k-threshold")
     if args.filter is not None:
         overrides["filter"] = args.filter
     advance = args.max_beat_advance
     if advance is None and (args.strict or args.sampling == "default"):
-        advance = training_beat_advance(run_cfg)
+        advance = training_beat_advance(run_cfg, args.checkpoint)
         if advance is None:
             print("note: no prepare-report.json for the run's data; beat advance left unbounded")
     if advance is not None:
@@ -128,7 +172,9 @@ def run(args):
         raise UserError(str(err)) from None
     qpm = args.tempo if args.tempo is not None else timing.get("qpm")
     settings = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    settings.update(max_beat_advance=cfg.max_beat_advance, declared_only=cfg.declared_only, qpm=qpm)
+    settings.update(
+        max_beat_advance=cfg.max_beat_advance, declared_only=cfg.declared_only, qpm=qpm, dtype=cfg.dtype
+    )
     records = generate(
         params,
         cfg,
@@ -148,3 +194,9 @@ def run(args):
     notes = sum(r["notes"] for r in records)
     tempo = f"{records[0]['qpm']:g} qpm" if records else ""
     print(f"wrote {len(records)} samples ({notes} notes, {tempo}) to {args.out}")
+    if records:
+        from mmt_jax.generate import write_index
+        from music_codecs.render import describe_renderer
+
+        print(f"audio: {describe_renderer(records[0]['renderer'])}")
+        print(f"page: {write_index(args.out)}")

@@ -46,6 +46,17 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    if args.input:
+        paths.input_dir(args.input, "--input")
+    if args.splits:
+        paths.input_dir(args.splits, "--splits")
+    paths.output_dir(args.out, "--out")
+    paths.at_least(args.limit, 1, "--limit")
+    paths.at_least(args.workers, 1, "--workers")
+    paths.at_least(args.min_notes, 0, "--min-notes")
+
     from mmt_jax import prepare
     from music_codecs.errors import UserError
 
@@ -75,3 +86,5 @@ def run(args):
     )
     print(prepare.summary(report) if not args.quiet else prepare.summary({**report, "skipped": []}))
     print(f"report: {args.out}/prepare-report.json")
+    if not report["kept"]:
+        raise UserError(f"no piece of {len(items)} could be prepared (see the skip reasons above)")

@@ -17,6 +17,14 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    paths.run_dir(args.checkpoint)
+    if args.json:
+        paths.output_file(args.json, "--json", inputs=[args.checkpoint])
+    for flag in ("num_samples", "max_events", "temperature"):
+        paths.positive(getattr(args, flag), "--" + flag.replace("_", "-"))
+
     import json
     import os
     import platform
@@ -56,5 +64,6 @@ def run(args):
         f"{PAPER['mean_length_s']} s); {result['device']}"
     )
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        from music_codecs.atomic import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(result, indent=1))

@@ -1,6 +1,6 @@
 """`mmt-jax train`: train MMT from a config file, through train_kit's driver (resumes from --out)."""
 
-from train_kit.cli import add_config_arguments, config_from_args
+from train_kit.cli import add_config_arguments, config_from_args, train_exit_status
 
 HELP = "train MMT from a config file (e.g. configs/mmt/tiny.py, configs/mmt/sod.py)"
 SHORTCUTS = {
@@ -14,9 +14,10 @@ def add_arguments(parser):
 
 
 def run(args):
+    cfg = config_from_args(args, SHORTCUTS)  # checked before JAX loads: a bad value costs a second
+
     from mmt_jax.train import train
 
-    cfg = config_from_args(args, SHORTCUTS)
     result = train(cfg)
     best = (
         ""
@@ -29,3 +30,4 @@ def run(args):
     print(f"{result.status} at step {result.step}{best}")
     if result.run_dir:
         print(f"run: {result.run_dir} (run.json + params/, read by generate/evaluate --checkpoint)")
+    return train_exit_status(result)

@@ -20,6 +20,16 @@ def add_arguments(parser):
 
 
 def run(args):
+    from train_kit import paths
+
+    for path in args.checkpoint:
+        paths.run_dir(path)
+    for path in args.data:
+        paths.input_file(path, "--data")
+    if args.json:
+        paths.output_file(args.json, "--json", inputs=args.checkpoint + args.data)
+    paths.positive(args.samples, "--samples")
+
     import json
     from pathlib import Path
 
@@ -53,4 +63,6 @@ def run(args):
     print(f"metrics variant: {args.variant}\n")
     print(tables(rows, paper=not args.no_paper))
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        from music_codecs.atomic import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(rows, indent=2) + "\n")

@@ -46,6 +46,24 @@ def _condition(path, trained, phrases):
 def run(args):
     from pathlib import Path
 
+    from train_kit import paths
+
+    paths.run_dir(args.checkpoint)
+    if args.input:
+        paths.input_file(args.input, "--input")
+    paths.output_dir(args.out, "--out", inputs=[args.checkpoint])
+    paths.distinct_outputs(
+        {
+            Path(args.out) / f"sample_{i:03d}{s}": "a sample"
+            for i in range(args.num)
+            for s in (".mid", ".wav", ".png")
+        },
+        inputs=[args.input],
+    )
+    paths.positive(args.num, "--num")
+    paths.positive(args.phrases, "--phrases")
+    paths.positive(args.qpm, "--qpm")
+
     import numpy as np
 
     from musegan_jax.generate import write_outputs
@@ -69,6 +87,7 @@ def run(args):
     out = Path(args.out)
     from tqdm import tqdm
 
+    written = []
     for i, roll in enumerate(tqdm(rolls, desc="writing", unit="piece")):
         paths = write_outputs(
             roll,
@@ -84,4 +103,27 @@ def run(args):
                 + ", ".join(v for k, v in paths.items() if k != "renderer")
                 + (f" (audio: {paths['renderer']})" if "renderer" in paths else "")
             )
+        written.append(paths)
     print(f"{len(rolls)} pieces of {rolls.shape[1]} bars in {out}")
+    used = {p["renderer"] for p in written if "renderer" in p}
+    if used:
+        from music_codecs.render import describe_renderer
+
+        print("audio: " + "; ".join(describe_renderer(u) for u in sorted(used)))
+    print(f"page: {_page(out, written, rolls.shape[1])}")
+
+
+def _page(out, written, bars):
+    """out/index.html: each piece's piano roll, player and downloads."""
+    from pathlib import Path
+
+    from music_codecs.html_page import Item, Section, write_page
+
+    items = []
+    for files in written:
+        name = Path(files["midi"]).stem
+        links = {k.upper(): Path(v).name for k, v in files.items() if k in ("midi", "wav")}
+        wav = Path(files["wav"]).name if "wav" in files else None
+        png = Path(files["png"]).name if "png" in files else None
+        items.append(Item(name, png, wav, links, f"{bars} bars"))
+    return write_page(Path(out) / "index.html", "MuseGAN samples", [Section("Samples", items)])

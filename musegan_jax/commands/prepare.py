@@ -21,14 +21,22 @@ def add_arguments(parser):
 
 
 def run(args):
-    from pathlib import Path
 
     from musegan_jax import data
     from music_codecs.errors import UserError
+    from train_kit import paths
 
-    if args.input != "corpus" and Path(args.input).resolve() == Path(args.out).resolve():
-        raise UserError(f"--out {args.out} would overwrite the input")
+    if args.input != "corpus":
+        paths.input_path(args.input, "--input")
+    paths.output_file(
+        args.out, "--out", inputs=[None if args.input == "corpus" else args.input], suffixes=(".npz",)
+    )
+    paths.positive(args.beat_resolution, "--beat-resolution")
+    paths.positive(args.bars, "--bars")
+    paths.at_least(args.limit, 0, "--limit")
     phrases, report = data.prepare(args.input, args.beat_resolution, args.bars, args.limit or None)
+    if not len(phrases):
+        raise UserError(f"{args.input}: no phrases from {report.get('files', 0)} files; nothing written")
     data.save_phrases(args.out, phrases, args.beat_resolution, report)
     skipped = report.get("skipped", [])
     print(

@@ -1,6 +1,6 @@
 """`musegan-jax train`: WGAN-GP training of a MuseGAN config through train_kit's driver."""
 
-from train_kit.cli import add_config_arguments, config_from_args
+from train_kit.cli import add_config_arguments, config_from_args, train_exit_status
 
 HELP = "train a MuseGAN from a config file (configs/musegan/*.py); rerunning resumes the run"
 SHORTCUTS = {
@@ -14,18 +14,21 @@ def add_arguments(parser):
 
 
 def run(args):
+    cfg = config_from_args(args, SHORTCUTS)  # checked before JAX loads: a bad value costs a second
+
     import json
 
     import jax
 
     from musegan_jax.train import train
 
-    result = train(config_from_args(args, SHORTCUTS))
+    result = train(cfg)
     if jax.process_index():
-        return
+        return train_exit_status(result)
     print(
         json.dumps(
             {"status": result.status, "steps": result.step, "run": result.run_dir, "metrics": result.metrics},
             indent=2,
         )
     )
+    return train_exit_status(result)

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from clipsonic_jax.clip_model import CLIP, CLIPConfig, eos_positions, normalize
+from model_kit.clip_model import CLIP, CLIPConfig, eos_positions, normalize
 from music_codecs.errors import UserError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -204,8 +204,11 @@ def load_clip(directory):
     cfg_path = os.path.join(directory, "config.json")
     if not os.path.exists(cfg_path):
         raise UserError(f"{directory}: no CLIP config.json")
-    with open(cfg_path) as f:
-        cfg = CLIPConfig.from_hf(json.load(f))
+    try:
+        with open(cfg_path) as f:
+            cfg = CLIPConfig.from_hf(json.load(f))
+    except (ValueError, KeyError, TypeError, AttributeError) as err:  # a damaged config.json
+        raise UserError(f"{cfg_path}: not a CLIP config ({type(err).__name__}: {err})") from None
     params = load_params(os.path.join(directory, "model.safetensors"), cfg)
     return LoadedCLIP(cfg, params, str(directory))
 

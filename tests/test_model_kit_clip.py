@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from clipsonic_jax.clip_load import load_clip, load_params, save_params, tiny_hf_config
-from clipsonic_jax.clip_model import CLIP, CLIPConfig
+from model_kit.clip_load import load_clip, load_params, save_params, tiny_hf_config
+from model_kit.clip_model import CLIP, CLIPConfig
 from music_codecs.errors import UserError
 
 HF = tiny_hf_config(layers=2)

@@ -1,0 +1,1 @@
+"""The demo site (one static site from the shipped models) and the script that reproduces those models."""
