@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from music_codecs.atomic import atomic_path
 from music_codecs.errors import MusicFileError
 
 
@@ -107,7 +108,7 @@ def write_video(path, frames, fps, wave=None, sample_rate=16000, crf=18):
     import av
 
     frames = np.asarray(frames, np.uint8)
-    with av.open(str(path), "w") as box:
+    with atomic_path(path) as tmp, av.open(str(tmp), "w") as box:
         v = box.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         v.width, v.height, v.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         v.options = {"crf": str(crf)}

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from mmt_jax.config import FIELDS, Config, MMTConfig
+from music_codecs.atomic import atomic_file
 from music_codecs.errors import UserError
 
 PREFIX = "decoder.net."
@@ -205,7 +206,8 @@ def state_dict_to_reference(params, config: MMTConfig) -> dict:
 
 def save_reference_npz(path, params, config: MMTConfig) -> None:
     """Our params as the reference's state dict in an .npz (e.g. for torch.load_state_dict)."""
-    np.savez(path, **state_dict_to_reference(params, config))
+    with atomic_file(path) as f:
+        np.savez(f, **state_dict_to_reference(params, config))
 
 
 # ----------------------------------------------------------------------------- files

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from music_codecs.atomic import write_text_atomic
+
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "mmt" / "tiny.py"
 PROMPT_PIECE = "bach/bwv66.6"
 PROMPT_QPM = 72.0
@@ -141,7 +143,7 @@ def write_page(out, sections, settings):
     parts += [f"<tr><td>{esc(k)}</td><td>{esc(str(v))}</td></tr>" for k, v in settings.items()]
     parts.append("</table>")
     page = out / "index.html"
-    page.write_text("\n".join(parts) + "\n", encoding="utf8")
+    write_text_atomic(page, "\n".join(parts) + "\n")
     return page
 
 

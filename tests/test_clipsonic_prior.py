@@ -257,10 +257,12 @@ def test_import_prior_command_writes_a_loadable_run(tmp_path, capsys):
 
     from clipsonic_jax import cli
     from clipsonic_jax.prior_load import load
+    from model_kit.clip_load import write_tiny_clip
 
     cfg = PriorNetConfig.tiny(dim=D, max_text_len=L)
     sd = _our_state_dict(cfg, seed=3)
     save_file(sd, str(tmp_path / "prior.safetensors"))
+    write_tiny_clip(tmp_path / "clip")  # the CLIP folder must exist (checked before any work)
     out = tmp_path / "run"
     args = ["import-prior", "--dalle2", str(tmp_path / "prior.safetensors"), "--clip", str(tmp_path / "clip")]
     args += ["--config", "configs/clipsonic/prior_tiny.py", "--out", str(out)]
