@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import linen as nn
+from mmt_tiny import random_params
 
-from mmt_jax.model import MMTConfig, MusicTransformer, abstract_params, init_cache
+from mmt_jax.model import MMTConfig, MusicTransformer, init_cache
 from mmt_jax.sample import SamplerConfig, cast_params, default_dtype
 
 MODEL = MMTConfig.tiny(max_seq_len=32)
@@ -19,14 +19,7 @@ LOGIT_TOL = 0.03
 
 @pytest.fixture(scope="module")
 def params():
-    # random weights of PyTorch's init scale, drawn by NumPy (no init program to compile)
-    shapes = nn.meta.unbox(abstract_params(MODEL))
-    rng = np.random.default_rng(0)
-    p = jax.tree.map(
-        lambda s: jnp.asarray(rng.uniform(-1, 1, s.shape) / np.sqrt(s.shape[0]), s.dtype), shapes
-    )
-    p["heads_0"]["bias"] = p["heads_0"]["bias"] + jnp.asarray([0.0, 1.0, 0.0, 3.0, -4.0])  # notes
-    return p
+    return random_params(MODEL)
 
 
 def test_bfloat16_decoding_stays_within_tolerance_of_float32(params):

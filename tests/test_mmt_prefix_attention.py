@@ -5,10 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import linen as nn
+from mmt_tiny import random_params
 
 from mmt_jax.codec import SOS
-from mmt_jax.model import MMTConfig, MusicTransformer, abstract_params, init_cache
+from mmt_jax.model import MMTConfig, MusicTransformer, init_cache
 from mmt_jax.prefix_attention import block_size, bucket_attention, prefix_attention
 from mmt_jax.sample import SamplerConfig, baseline_sample, sample
 
@@ -56,14 +56,7 @@ def test_slots_past_the_filled_prefix_are_never_read(attend, read):
 
 @pytest.fixture(scope="module")
 def params():
-    # random weights of PyTorch's init scale, drawn by NumPy (no init program to compile)
-    shapes = nn.meta.unbox(abstract_params(MODEL))
-    rng = np.random.default_rng(0)
-    p = jax.tree.map(
-        lambda s: jnp.asarray(rng.uniform(-1, 1, s.shape) / np.sqrt(s.shape[0]), s.dtype), shapes
-    )
-    p["heads_0"]["bias"] = p["heads_0"]["bias"] + jnp.asarray([0.0, 1.0, 0.0, 3.0, -4.0])
-    return p
+    return random_params(MODEL)
 
 
 def test_prefill_and_steps_over_prefixes_match_the_full_pass(params):
