@@ -50,3 +50,16 @@ def test_continuation_keeps_the_prompt_and_its_tempo(model, tmp_path):
     assert len(notes) and notes[:, 1].max() <= 4  # beat codes 1..4: the first four beats
     assert piece.info["qpm"] == pytest.approx(72.0, rel=1e-4)  # MIDI stores microseconds per beat
     assert piece.table.tempo_qpm[0] == pytest.approx(72.0, rel=1e-4)
+
+
+def test_the_command_line_takes_a_shipped_name(tmp_path, capsys):
+    from mmt_jax import cli
+
+    args = ["generate", "--checkpoint", "music21", "--num-samples", "1", "--batch-size", "1"]
+    with pytest.raises(SystemExit) as e:
+        cli.main([*args, "--max-events", "16", "--out", str(tmp_path)])
+    assert e.value.code == 0, capsys.readouterr().err
+    assert (tmp_path / "unconditional-000.mid").is_file()
+    with pytest.raises(SystemExit) as e:  # a name that is neither a folder nor shipped
+        cli.main(["generate", "--checkpoint", "no-such-model", "--out", str(tmp_path / "x")])
+    assert e.value.code == 2 and "no such run folder" in capsys.readouterr().err

@@ -80,11 +80,31 @@ def input_dir(path, flag="") -> Path:
     return p
 
 
-def run_dir(path, flag="--checkpoint") -> Path:
-    """A run folder to read (run.json + params/ are checked by train_kit.run when loading)."""
+def run_dir(path, flag="--checkpoint", package=None) -> Path:
+    """A run folder to read (run.json + params/ are checked by train_kit.run when loading); with
+    `package`, a bare name that is no folder here may also name a model shipped in that package
+    (`<package>/pretrained/<name>/`, see train_kit.pretrained), whose folder is returned."""
     if path is not None and not Path(path).exists():
-        raise PathError(f"{_name(path, flag)}: no such run folder")
+        shipped = _shipped(path, package)
+        if shipped is None:
+            raise PathError(f"{_name(path, flag)}: no such run folder")
+        path = shipped
     return input_dir(path, flag)
+
+
+def _shipped(name, package):
+    """`<package>/pretrained/<name>` when it holds a run (found without importing the package)."""
+    import importlib.util
+
+    if package is None or os.sep in str(name) or "/" in str(name):
+        return None
+    spec = importlib.util.find_spec(package)
+    roots = (spec.submodule_search_locations or []) if spec else []
+    for root in roots:
+        folder = Path(root) / "pretrained" / str(name)
+        if (folder / "run.json").is_file():
+            return folder
+    return None
 
 
 def input_path(path, flag="") -> Path:

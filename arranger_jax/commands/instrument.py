@@ -10,7 +10,8 @@ def add_arguments(parser):
     run.add_argument(
         "--checkpoint",
         metavar="RUN",
-        help="run folder written by `arranger-jax train` or `convert-reference`",
+        help="run folder written by `arranger-jax train` or `convert-reference`, or the name of a "
+        "shipped model (bach-lstm, bach-bilstm)",
     )
     run.add_argument("--model", dest="checkpoint", help=argparse.SUPPRESS)  # the old spelling
     parser.add_argument("input", help="MIDI or MusicXML file (all non-drum tracks are merged)")
@@ -32,7 +33,7 @@ def run(args):
 
     from train_kit import paths
 
-    paths.run_dir(args.checkpoint)
+    args.checkpoint = str(paths.run_dir(args.checkpoint, package="arranger_jax"))
     paths.input_file(args.input, "INPUT")
     out = Path(args.out or args.out_dir or Path(args.input).parent)
     paths.output_dir(out, "--out", inputs=[args.checkpoint])

@@ -8,7 +8,11 @@ HELP = (
 
 
 def add_arguments(parser):
-    parser.add_argument("--checkpoint", required=True, help="a trained run folder (run.json + params/)")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a trained run folder (run.json + params/), or a shipped model's name (synthetic-tiny)",
+    )
     parser.add_argument("--prior", help="a prior run folder (clipsonic-jax train-prior): adds CLIPSonic-PD")
     parser.add_argument(
         "--data",
@@ -43,7 +47,7 @@ def add_arguments(parser):
 def run(args):
     from train_kit import paths
 
-    paths.run_dir(args.checkpoint)
+    args.checkpoint = str(paths.run_dir(args.checkpoint, package="clipsonic_jax"))
     for flag in ("prior", "data"):
         if getattr(args, flag):
             paths.input_dir(getattr(args, flag), f"--{flag}")

@@ -8,7 +8,11 @@ HELP = (
 
 
 def add_arguments(parser):
-    parser.add_argument("--checkpoint", required=True, help="a trained run folder (run.json + params/)")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a trained run folder (run.json + params/), or a shipped model's name (synthetic-tiny)",
+    )
     q = parser.add_mutually_exclusive_group(required=True)
     q.add_argument("--image", nargs="+", help="image or video file(s) (a video's centre frame): CLIPSonic-IQ")
     q.add_argument(
@@ -44,7 +48,7 @@ def run(args):
 
     from train_kit import paths
 
-    paths.run_dir(args.checkpoint)
+    args.checkpoint = str(paths.run_dir(args.checkpoint, package="clipsonic_jax"))
     for flag in ("prior", "clip"):
         if getattr(args, flag):
             paths.input_dir(getattr(args, flag), f"--{flag}")

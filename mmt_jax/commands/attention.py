@@ -24,7 +24,7 @@ def add_arguments(parser):
 def run(args):
     from train_kit import paths
 
-    paths.run_dir(args.checkpoint)
+    args.checkpoint = str(paths.run_dir(args.checkpoint, package="mmt_jax"))
     paths.input_dir(args.data, "--data")
     paths.output_dir(args.out, "--out", inputs=[args.checkpoint, args.data])
 

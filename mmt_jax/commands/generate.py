@@ -10,7 +10,8 @@ def add_arguments(parser):
     parser.add_argument(
         "--checkpoint",
         required=True,
-        help="run folder from `mmt-jax train` (its --out) or `convert-reference`",
+        help="run folder from `mmt-jax train` (its --out) or `convert-reference`, or the name of a "
+        "shipped model (music21)",
     )
     parser.add_argument(
         "--mode", default="unconditional", choices=("unconditional", "instrument", "continuation")
@@ -111,7 +112,7 @@ def training_beat_advance(run_cfg, run_dir=None):
 def run(args):
     from train_kit import paths
 
-    paths.run_dir(args.checkpoint)
+    args.checkpoint = str(paths.run_dir(args.checkpoint, package="mmt_jax"))
     if args.prompt:
         paths.input_file(args.prompt, "--prompt")
     paths.output_dir(args.out, "--out", inputs=[args.checkpoint, args.prompt])

@@ -19,7 +19,7 @@ def add_arguments(parser):
 def run(args):
     from train_kit import paths
 
-    paths.run_dir(args.checkpoint)
+    args.checkpoint = str(paths.run_dir(args.checkpoint, package="mmt_jax"))
     if args.json:
         paths.output_file(args.json, "--json", inputs=[args.checkpoint])
     for flag in ("num_samples", "max_events", "temperature"):

@@ -8,7 +8,11 @@ HELP = (
 
 
 def add_arguments(parser):
-    parser.add_argument("--checkpoint", required=True, help="run folder from `musegan-jax train`")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="run folder from `musegan-jax train`, or a shipped model's name (bach-hybrid)",
+    )
     parser.add_argument("--out", default="samples/musegan", help="output folder")
     parser.add_argument("--num", type=int, default=4, help="pieces to write")
     parser.add_argument("--phrases", type=int, default=1, help="phrases per piece (4 bars each), chained")
@@ -48,7 +52,7 @@ def run(args):
 
     from train_kit import paths
 
-    paths.run_dir(args.checkpoint)
+    args.checkpoint = str(paths.run_dir(args.checkpoint, package="musegan_jax"))
     if args.input:
         paths.input_file(args.input, "--input")
     paths.output_dir(args.out, "--out", inputs=[args.checkpoint])
