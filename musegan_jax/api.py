@@ -41,8 +41,7 @@ class MuseGAN:
 
     def generate(self, num_samples=1, phrases=1, seed=0, qpm=120.0, accompany=None):
         """A list of `num_samples` Music pieces of `phrases` x 4 bars."""
-        from musegan_jax.commands.generate import _condition
-        from musegan_jax.generate import to_table
+        from musegan_jax.generate import condition_from_file, to_table
         from music_codecs.music import Music
 
         cfg = self.trained.config
@@ -51,7 +50,7 @@ class MuseGAN:
             need = "needs accompany=PATH" if cfg.model.conditional else "is not conditional; drop accompany"
             raise UserError(f"{self.path}: this model {need}")
         if accompany is not None:
-            condition = np.repeat(_condition(accompany, self.trained, phrases), num_samples, 0)
+            condition = np.repeat(condition_from_file(accompany, self.trained, phrases), num_samples, 0)
         rolls = self.trained.sampler().sample(num_samples, seed=seed, phrases=phrases, condition=condition)
         info = {"seed": seed, "bars": int(rolls.shape[1]), "kind": cfg.model.kind}
         return [

@@ -103,3 +103,24 @@ def write_outputs(roll, beat_resolution, stem, wav=True, png=True, qpm=120.0, re
 
 def track_index(name):
     return TRACKS.index(name)
+
+
+def condition_from_file(path, trained, phrases):
+    """The given track for accompaniment: the pitched notes of a MIDI/MusicXML file as the run's
+    condition track, float32 [1, phrases*bars, steps, 84]."""
+    from musegan_jax import encoding
+    from music_codecs.errors import UserError
+    from music_codecs.read import read_music
+
+    table = read_music(path)
+    table = table.select(~table.is_drum)  # the pitched notes become the given track
+    if not len(table):
+        raise UserError(f"{path}: no pitched notes to accompany")
+    cfg = trained.config
+    k = TRACKS.index(cfg.model.condition_track)
+    bars = cfg.data.bars * phrases
+    steps = bars * cfg.data.steps
+    roll = encoding.encode(table, cfg.data.beat_resolution, [k] * table.num_tracks, steps=steps)
+    if not roll.any():
+        raise UserError(f"{path}: no notes in C1..B7 within the first {bars} bars")
+    return roll[:, :, k].reshape(1, bars, cfg.data.steps, -1).astype(np.float32)

@@ -25,28 +25,6 @@ def add_arguments(parser):
     parser.add_argument("--renderer", default="auto", choices=("auto", "fluidsynth", "sine"))
 
 
-def _condition(path, trained, phrases):
-    import numpy as np
-
-    from musegan_jax import encoding
-    from musegan_jax.config import TRACKS
-    from music_codecs.errors import UserError
-    from music_codecs.read import read_music
-
-    table = read_music(path)
-    table = table.select(~table.is_drum)  # the pitched notes become the given track
-    if not len(table):
-        raise UserError(f"{path}: no pitched notes to accompany")
-    cfg = trained.config
-    k = TRACKS.index(cfg.model.condition_track)
-    bars = cfg.data.bars * phrases
-    steps = bars * cfg.data.steps
-    roll = encoding.encode(table, cfg.data.beat_resolution, [k] * table.num_tracks, steps=steps)
-    if not roll.any():
-        raise UserError(f"{path}: no notes in C1..B7 within the first {bars} bars")
-    return roll[:, :, k].reshape(1, bars, cfg.data.steps, -1).astype(np.float32)
-
-
 def run(args):
     from pathlib import Path
 
@@ -70,7 +48,7 @@ def run(args):
 
     import numpy as np
 
-    from musegan_jax.generate import write_outputs
+    from musegan_jax.generate import condition_from_file, write_outputs
     from musegan_jax.load import load
     from music_codecs.errors import UserError
 
@@ -82,7 +60,7 @@ def run(args):
             raise UserError(
                 f"{args.checkpoint} is a conditional run: give the {cfg.model.condition_track} track with --input"
             )
-        condition = np.repeat(_condition(args.input, trained, args.phrases), args.num, 0)
+        condition = np.repeat(condition_from_file(args.input, trained, args.phrases), args.num, 0)
     elif args.input:
         raise UserError(
             f"{args.checkpoint} is not a conditional run; --input needs one (configs/musegan/hybrid_conditional.py)"
