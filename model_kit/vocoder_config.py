@@ -90,12 +90,7 @@ class VocoderConfig:
             return cls(
                 kind="bigvgan",
                 n_mels=int(h["num_mels"]),
-                upsample_rates=tuple(h["upsample_rates"]),
-                upsample_kernel_sizes=tuple(h["upsample_kernel_sizes"]),
-                upsample_initial_channel=int(h["upsample_initial_channel"]),
-                resblock=str(h["resblock"]),
-                resblock_kernel_sizes=tuple(h["resblock_kernel_sizes"]),
-                resblock_dilation_sizes=tuple(tuple(d) for d in h["resblock_dilation_sizes"]),
+                **_generator_fields(h),
                 activation=h.get("activation", "snakebeta"),
                 snake_logscale=bool(h.get("snake_logscale", True)),
                 use_bias_at_final=bool(h.get("use_bias_at_final", True)),
@@ -108,15 +103,18 @@ class VocoderConfig:
     def from_hifigan_json(cls, h: dict):
         """The fields of a HiFi-GAN config_v*.json."""
         try:
-            return cls(
-                kind="hifigan",
-                n_mels=int(h.get("num_mels", 80)),
-                upsample_rates=tuple(h["upsample_rates"]),
-                upsample_kernel_sizes=tuple(h["upsample_kernel_sizes"]),
-                upsample_initial_channel=int(h["upsample_initial_channel"]),
-                resblock=str(h["resblock"]),
-                resblock_kernel_sizes=tuple(h["resblock_kernel_sizes"]),
-                resblock_dilation_sizes=tuple(tuple(d) for d in h["resblock_dilation_sizes"]),
-            )
+            return cls(kind="hifigan", n_mels=int(h.get("num_mels", 80)), **_generator_fields(h))
         except KeyError as err:
             raise UserError(f"HiFi-GAN config json lacks {err}") from err
+
+
+def _generator_fields(h: dict) -> dict:
+    """The upsampling and residual-block fields that HiFi-GAN and BigVGAN config files share."""
+    return dict(
+        upsample_rates=tuple(h["upsample_rates"]),
+        upsample_kernel_sizes=tuple(h["upsample_kernel_sizes"]),
+        upsample_initial_channel=int(h["upsample_initial_channel"]),
+        resblock=str(h["resblock"]),
+        resblock_kernel_sizes=tuple(h["resblock_kernel_sizes"]),
+        resblock_dilation_sizes=tuple(tuple(d) for d in h["resblock_dilation_sizes"]),
+    )

@@ -133,15 +133,8 @@ class _TorchHiFiGAN:
 
 def test_hifigan_g_file_matches_torch_and_loads_from_a_folder(tmp_path):
     torch = pytest.importorskip("torch", reason="parity needs torch (the torch extra)")
-    h = dict(
-        num_mels=8,
-        upsample_rates=[2, 2],
-        upsample_kernel_sizes=[4, 4],
-        upsample_initial_channel=16,
-        resblock="1",
-        resblock_kernel_sizes=[3, 5],
-        resblock_dilation_sizes=[[1, 3], [1, 3]],
-    )
+    bigvgan_only = ("activation", "snake_logscale", "use_bias_at_final", "use_tanh_at_final")
+    h = {k: v for k, v in TINY_BIGVGAN.items() if k not in bigvgan_only}  # the HiFi-GAN fields
     ref = _TorchHiFiGAN(torch, h)
     _randomize(torch, ref.m, 0.2)
     mel = _mel()
