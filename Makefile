@@ -11,7 +11,7 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test,torch,parity]"
-	$(PY) -m pip install -q --no-deps dalle2-pytorch==1.15.6 bigvgan==2.4.1 torchvggish==0.2
+	$(PY) -m pip install -q --no-deps dalle2-pytorch==1.15.6 bigvgan==2.4.1 torchvggish==0.2 laion-clap==1.1.7 torchlibrosa==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP) system-deps

@@ -41,7 +41,16 @@ def add_arguments(parser):
         default="griffin-lim",
         help="mel -> audio for FAD: griffin-lim (default) or a vocoder folder",
     )
-    parser.add_argument("--no-fad", action="store_true", help="pitch accuracy only")
+    parser.add_argument(
+        "--clap",
+        help="LAION-CLAP checkpoint for the CLAP score (laion-clap's non-fusion .pt, e.g. "
+        "630k-audioset-best.pt, or .safetensors/.npz with its keys); needs --clap-tokenizer",
+    )
+    parser.add_argument(
+        "--clap-tokenizer",
+        help="folder with RoBERTa's vocab.json and merges.txt (roberta-base's), for --clap",
+    )
+    parser.add_argument("--no-fad", action="store_true", help="pitch accuracy only (no FAD, no CLAP score)")
 
 
 def run(args):
@@ -57,6 +66,9 @@ def run(args):
     paths.positive(args.prior_steps, "--prior-steps")
     paths.at_least(args.guidance, 0, "--guidance")
     paths.at_least(args.prior_guidance, 0, "--prior-guidance")
+    from clipsonic_jax.commands.evaluate_fad import check_clap_args, load_clap_arg
+
+    check_clap_args(args)
 
     import json
     import os
@@ -74,6 +86,7 @@ def run(args):
         raise UserError(f"--queries {args.queries!r}: give some of iq,zs,pd")
     if "pd" in kinds and not args.prior:
         kinds.remove("pd")
+    clap = load_clap_arg(args)
     model = load(args.checkpoint)
     clip = model.clip()
     d = model.cfg.data
@@ -127,7 +140,7 @@ def run(args):
     if not args.no_fad:
         from clipsonic_jax.commands.evaluate_fad import report_fad
 
-        out["fad"] = report_fad(args, model, cache, data_dir, eval_idx, train_idx, results)
+        out |= report_fad(args, model, cache, data_dir, eval_idx, train_idx, results, clap)
     if args.json:
         with atomic_file(args.json) as f:
             f.write(json.dumps(out, indent=1).encode())
