@@ -42,19 +42,32 @@ def _ints(text):
     return [int(v) for v in str(text).split(",") if v.strip()]
 
 
+PRECISIONS = ("float32", "bfloat16", "bfloat16/float32")
+
+
 def _names(text):
     names = [v.strip() for v in str(text).split(",") if v.strip()]
-    bad = [n for n in names if n not in ("float32", "bfloat16")]
+    bad = [n for n in names if n not in PRECISIONS]
     if bad:
-        raise argparse.ArgumentTypeError(f"unknown dtype {bad[0]!r} (float32, bfloat16)")
+        raise argparse.ArgumentTypeError(f"unknown dtype {bad[0]!r} ({', '.join(PRECISIONS)})")
     return names
+
+
+def precision(name):
+    """ "weights[/cache]" -> (dtype, cache_dtype)."""
+    weights, _, cache = name.partition("/")
+    return weights, cache or weights
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="paper", choices=("paper", "tiny"))
     p.add_argument(
-        "--dtype", type=_names, default=["float32"], help="decoding dtypes: float32, bfloat16 or both"
+        "--dtype",
+        type=_names,
+        default=["float32"],
+        help="decoding precisions, comma-separated: float32, bfloat16, bfloat16/float32 "
+        "(bfloat16 weights, float32 cache)",
     )
     p.add_argument("--prefix-block", type=int, default=128, help="cache block of prefix attention (0: all)")
     p.add_argument("--prefix", default="buckets", choices=("buckets", "blocks"), help="prefix attention mode")
@@ -166,7 +179,7 @@ def time_decode_step(params, scfg, batch, lengths, reps=20):
 
         return lax.fori_loop(0, reps, body, (cache, jnp.zeros((), jnp.float32)))
 
-    cache = init_cache(scfg.decode_model, batch)
+    cache = init_cache(scfg.decode_model, batch, dtype=scfg.cache_dtype, block=scfg.cache_block)
     out = {}
     for n in lengths:
         index = jnp.asarray(min(n, scfg.model.max_seq_len) - 1, jnp.int32)
@@ -276,10 +289,16 @@ def run_speed(args, cfg, params):
     base_batches = args.batches if args.baseline_batches is None else args.baseline_batches
     rows = []
     for dtype, batch in [(d, b) for b in args.batches for d in args.dtype]:
+        weights, cache_dtype = precision(dtype)
         scfg = SamplerConfig(
-            cfg, max_events=args.events, dtype=dtype, prefix_block=args.prefix_block, prefix=args.prefix
+            cfg,
+            max_events=args.events,
+            dtype=weights,
+            cache_dtype=cache_dtype,
+            prefix_block=args.prefix_block,
+            prefix=args.prefix,
         )
-        p_bytes = nbytes(params) * jnp.dtype(dtype).itemsize // 4
+        p_bytes = nbytes(params) * jnp.dtype(weights).itemsize // 4
         seconds, notes, steps, fixed, fixed_reused = time_cached(
             params, scfg, batch, args.events, args.repeats
         )
@@ -293,7 +312,7 @@ def run_speed(args, cfg, params):
             ms_per_step=1e3 * step,
             notes=notes,
             notes_per_s=notes / seconds,
-            gb_per_s=(p_bytes + cache_bytes(cfg, batch, dtype, slots)) / step / 1e9,
+            gb_per_s=(p_bytes + cache_bytes(cfg, batch, cache_dtype, slots)) / step / 1e9,
             one_event_call_s=fixed,
             one_event_call_reused_cache_s=fixed_reused,
         )
@@ -323,7 +342,7 @@ def run_speed(args, cfg, params):
 
 
 HEADER = (
-    f"{'dtype':>8} {'batch':>5} {'events':>6} {'ms/step':>9} {'notes/s':>10} {'GB/s':>7} {'1-ev call':>9} | "
+    f"{'dtype':>16} {'batch':>5} {'events':>6} {'ms/step':>9} {'notes/s':>10} {'GB/s':>7} {'1-ev call':>9} | "
     f"{'base ev':>7} {'base ms/step':>12} {'base notes/s':>12} {'speedup':>8} | "
     f"{'base est (s)':>12} {'speedup est':>11}"
 )
@@ -336,7 +355,7 @@ def _fmt(row, key, spec):
 def print_row(row):
     speed = row.get("speedup", row.get("speedup_at_base_events"))
     print(
-        f"{row['dtype']:>8} {row['batch']:>5} {row['events']:>6} {row['ms_per_step']:>9.2f} "
+        f"{row['dtype']:>16} {row['batch']:>5} {row['events']:>6} {row['ms_per_step']:>9.2f} "
         f"{row['notes_per_s']:>10.1f} {row['gb_per_s']:>7.2f} {row['one_event_call_s']:>8.3f}s | "
         f"{_fmt(row, 'base_events', '>7')} {_fmt(row, 'base_ms_per_step', '>12.1f')} "
         f"{_fmt(row, 'base_notes_per_s', '>12.2f')} "
@@ -405,18 +424,21 @@ def run_steps(args, cfg, params):
     from mmt_jax.sample import SamplerConfig
 
     print(f"\ncached decode step (model only), ms, by events in the cache (prefix block {args.prefix_block})")
-    print(f"{'dtype':>8} {'batch':>5} {'attention':>10} " + " ".join(f"{n:>8}" for n in args.step_lengths))
+    print(f"{'dtype':>16} {'batch':>5} {'attention':>10} " + " ".join(f"{n:>8}" for n in args.step_lengths))
     rows = []
     for dtype, batch in [(d, b) for b in args.batches[:2] for d in args.dtype]:
         for block in (args.prefix_block, 0):
-            scfg = SamplerConfig(cfg, dtype=dtype, prefix_block=block, prefix=args.prefix)
+            weights, cache_dtype = precision(dtype)
+            scfg = SamplerConfig(
+                cfg, dtype=weights, cache_dtype=cache_dtype, prefix_block=block, prefix=args.prefix
+            )
             times = time_decode_step(params, scfg, batch, args.step_lengths)
             rows.append(
                 dict(dtype=dtype, batch=batch, block=block, ms={n: 1e3 * t for n, t in times.items()})
             )
             name = "prefix" if block else "whole"
             print(
-                f"{dtype:>8} {batch:>5} {name:>10} "
+                f"{dtype:>16} {batch:>5} {name:>10} "
                 + " ".join(f"{1e3 * times[n]:>8.2f}" for n in args.step_lengths),
                 flush=True,
             )

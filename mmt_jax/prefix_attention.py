@@ -16,6 +16,7 @@ Scores and the softmax are float32 in both, so the result is the softmax over th
 that the whole-cache product gives.
 
     out = bucket_attention(q, k, v, last, block, scale)   # q [N,S,D]; k, v [N,L,D]; last [N,S]
+                                                          # (or k, v tuples of blocks [N,b,D])
 
 N is batch x heads (the cache's folded layout, see mmt_jax.model.init_cache); key j is seen by
 query (n, s) iff j <= last[n, s]. Masked scores are the most negative finite float, as in the
@@ -74,12 +75,21 @@ def prefix_attention(q, k, v, last, block: int, scale: float):
     return acc / total[..., None]
 
 
+def _masked_softmax(scores, keys, last):
+    scores = jnp.where(keys[None, None, :] <= last[:, :, None], scores, jnp.finfo(jnp.float32).min)
+    return jax.nn.softmax(scores, axis=-1)
+
+
 def bucket_attention(q, k, v, last, block: int, scale: float):
     """Like `prefix_attention`, but one plain masked softmax over the first `block * 2^j` slots,
     the smallest such prefix holding every allowed key (a `lax.switch` over the sizes): one
-    product per call instead of a loop over blocks, at most twice the slots needed."""
-    length = k.shape[1]
-    block = block_size(length, block)
+    product per call instead of a loop over blocks, at most twice the slots needed.
+
+    k and v may be tuples of blocks [N, b, D] (init_cache(..., block=b)): a branch then reads
+    its first blocks whole; slicing a prefix out of one array costs a copy of it every call."""
+    blocked = isinstance(k, tuple)
+    length = sum(b.shape[1] for b in k) if blocked else k.shape[1]
+    block = k[0].shape[1] if blocked else block_size(length, block)
     sizes = []
     size = block
     while size < length:
@@ -89,14 +99,21 @@ def bucket_attention(q, k, v, last, block: int, scale: float):
     needed = jnp.max(last) + 1
     which = jnp.sum(jnp.asarray(sizes[:-1]) < needed)
 
+    def product(spec, a, b):
+        return jnp.einsum(spec, a, b, preferred_element_type=jnp.float32)
+
     def attend(size):
         def run(q, k, v, last):
-            kb, vb = k[:, :size], v[:, :size]
-            scores = jnp.einsum("nqd,nkd->nqk", q, kb, preferred_element_type=jnp.float32) * scale
             keys = jnp.arange(size, dtype=last.dtype)
-            scores = jnp.where(keys[None, None, :] <= last[:, :, None], scores, jnp.finfo(jnp.float32).min)
-            probs = jax.nn.softmax(scores, axis=-1)
-            return jnp.einsum("nqk,nkd->nqd", probs.astype(vb.dtype), vb, preferred_element_type=jnp.float32)
+            if not blocked:
+                kb, vb = k[:, :size], v[:, :size]
+                probs = _masked_softmax(product("nqd,nkd->nqk", q, kb) * scale, keys, last)
+                return product("nqk,nkd->nqd", probs.astype(vb.dtype), vb)
+            used = size // block
+            scores = jnp.concatenate([product("nqd,nkd->nqk", q, kb) for kb in k[:used]], axis=-1)
+            probs = _masked_softmax(scores * scale, keys, last).astype(v[0].dtype)
+            parts = jnp.split(probs, used, axis=-1)
+            return sum(product("nqk,nkd->nqd", p, vb) for p, vb in zip(parts, v[:used]))
 
         return run
 
@@ -109,8 +126,11 @@ PREFIX_MODES = ("buckets", "blocks")
 def prefix_attend(q, k, v, last, block, scale):
     """`bucket_attention` or `prefix_attention` by block = (mode, size)."""
     mode, size = block
-    attend = bucket_attention if mode == "buckets" else prefix_attention
-    return attend(q, k, v, last, size, scale)
+    if mode == "buckets":
+        return bucket_attention(q, k, v, last, size, scale)
+    if isinstance(k, tuple):  # the loop slices one array
+        k, v = jnp.concatenate(k, axis=1), jnp.concatenate(v, axis=1)
+    return prefix_attention(q, k, v, last, size, scale)
 
 
 def repeat_heads(x: jax.Array, heads: int) -> jax.Array:

@@ -28,7 +28,8 @@ Speed: a step's attention reads only the prefix of the cache the longest row has
 one compiled program for every length. The last event of a call is only sampled, never pushed
 through the cache (its prediction would not be used; when the window is full it would cost a
 refill). `dtype="bfloat16"` decodes with bfloat16 weights and cache (float32 softmax, sums and
-residual stream); `default_dtype()` picks per backend. The cache is made inside the compiled
+residual stream); `cache_dtype` may differ (bfloat16 weights with a float32 cache suit the
+CPU); `default_dtype()` and `default_cache_dtype()` pick per backend. The cache is made inside the compiled
 call, or handed from call to call (`return_cache=True`, then `cache=`).
 
 Randomness is per row and per step: row b at step s draws field f with
@@ -51,7 +52,7 @@ from jax import lax
 
 from mmt_jax.codec import EOS, INSTRUMENT, NOTE, SOS
 from mmt_jax.config import _dtype_name
-from mmt_jax.model import FIELDS, MMTConfig, MusicTransformer, init_cache
+from mmt_jax.model import FIELDS, MMTConfig, MusicTransformer, cache_length, init_cache, merge_prefix
 from mmt_jax.prefix_attention import PREFIX_MODES
 
 FILTERS = ("top_k", "top_p")
@@ -109,6 +110,10 @@ class SamplerConfig:
     # Decoding precision: "bfloat16" keeps parameters and cache in bfloat16 (half the bytes a
     # step reads) with float32 products' accumulation, residual stream, norms and softmax.
     dtype: str = "float32"
+    # The cache's dtype ("": `dtype`). bfloat16 weights with a float32 cache suit XLA on CPU,
+    # whose bfloat16 matrix products at batch >= 2 are fast but whose bfloat16 cache writes
+    # and per-head products are not (docs/benchmarks.md).
+    cache_dtype: str = ""
     # Attention reads only a prefix of the cache holding what the longest row has filled
     # (mmt_jax.prefix_attention): "buckets" of prefix_block * 2^j slots, or "blocks", a loop
     # over blocks of prefix_block slots; prefix_block 0: every slot, masked (the older path).
@@ -146,6 +151,15 @@ class SamplerConfig:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}") from None
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.cache_dtype:
+            try:
+                object.__setattr__(self, "cache_dtype", _dtype_name(self.cache_dtype))
+            except ValueError:
+                raise ValueError(f"cache_dtype must be one of {DTYPES}, got {self.cache_dtype!r}") from None
+            if self.cache_dtype not in DTYPES:
+                raise ValueError(f"cache_dtype must be one of {DTYPES}, got {self.cache_dtype!r}")
+        else:
+            object.__setattr__(self, "cache_dtype", self.dtype)
         if self.prefix_block < 0:
             raise ValueError("prefix_block must be non-negative (0: attend over the whole cache)")
         if self.prefix not in PREFIX_MODES:
@@ -164,6 +178,12 @@ class SamplerConfig:
         return dataclasses.replace(self.model, dtype=self.dtype, param_dtype=self.dtype, remat="none")
 
     @property
+    def cache_block(self) -> int:
+        """Block size of the cache's layout (mmt_jax.model.init_cache): the buckets read whole
+        blocks; the "blocks" loop slices one array."""
+        return self.prefix_block if self.prefix == "buckets" else 0
+
+    @property
     def top_ks(self) -> tuple[int, ...]:
         """k per field exactly as x-transformers 0.25.9 computes it (type: 1 at 0.9)."""
         return tuple(
@@ -176,9 +196,18 @@ class SamplerConfig:
 
 
 def default_dtype(backend: str | None = None) -> str:
-    """The decoding dtype to use when none is asked for: bfloat16 on accelerators (half the
-    bytes per step), float32 on CPU, where XLA's bfloat16 matrix-vector products were not
-    faster on the measured machine (docs/benchmarks.md)."""
+    """The decoding dtype of the weights when none is asked for: bfloat16 on every backend. On
+    accelerators it halves the bytes a step reads; on the measured CPU XLA's bfloat16 matrix
+    products are 1.7x faster at batch 8 than float32 and as fast at batch 1 (docs/benchmarks.md),
+    the Table 3 metrics unchanged."""
+    del backend  # the same everywhere today; the cache is where backends differ
+    return "bfloat16"
+
+
+def default_cache_dtype(backend: str | None = None) -> str:
+    """The cache's dtype when none is asked for: float32 on CPU, where XLA widens a bfloat16
+    cache to float32 for every write and its per-head bfloat16 products are slow; bfloat16 on
+    accelerators (half the bytes of attention)."""
     backend = backend or jax.default_backend()
     return "float32" if backend == "cpu" else "bfloat16"
 
@@ -420,8 +449,8 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
     block = cfg.prefix_block
     width = prompt.shape[1]
     if cache is None:  # made here: one fill, not a dozen host-side allocations
-        cache = init_cache(cfg.decode_model, prompt.shape[0])
-    max_len = cache[0]["k"].shape[2]
+        cache = init_cache(cfg.decode_model, prompt.shape[0], dtype=cfg.cache_dtype, block=cfg.cache_block)
+    max_len = cache_length(cache)
     num_events = jnp.minimum(num_events, cfg.max_events)
     ev = start_events(cfg, prompt, prompt_len)
     logits, cache, count = _prefill(
@@ -466,7 +495,7 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         full = needs_refill(state)
         ev = state.events
         size = min(cfg.refill_events, max_len)
-        fresh = init_cache(cfg.model, full.shape[0], size, state.cache[0]["k"].dtype)
+        fresh = init_cache(cfg.model, full.shape[0], size, cfg.cache_dtype, cfg.cache_block)
         header = size // 2 if cfg.keep_header else 0
         seq, offset = ev.seq, ev.beat_offset
         if cfg.rebase_beats:
@@ -480,15 +509,10 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         logits, fresh, count = _prefill(
             model, params, fresh, seq, prompt_len + ev.step, size, header, block, cfg.prefix
         )
-        row = full[:, None, None, None]  # cache leaves are [B, H, L, D]
-
-        def merge(old, new):
-            return old.at[:, :, :size].set(jnp.where(row, new, old[:, :, :size]))
-
         return SamplingState(
             ev,
             tuple(jnp.where(full[:, None], r, d) for r, d in zip(logits, state.logits)),
-            jax.tree.map(merge, state.cache, fresh),
+            merge_prefix(state.cache, fresh, full),
             jnp.where(full, count, state.cache_index),
         )
 

@@ -1,5 +1,6 @@
-"""bfloat16 decoding: weights and cache in bfloat16, float32 softmax and sums; logits within a
-stated tolerance of the float32 full pass (the oracle), and the sampler follows float32."""
+"""bfloat16 decoding: weights (and cache, or a float32 cache) in bfloat16, float32 softmax and
+sums; logits within a stated tolerance of the float32 full pass (the oracle), and the sampler
+follows float32."""
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +9,7 @@ import pytest
 from mmt_tiny import random_params
 
 from mmt_jax.model import MMTConfig, MusicTransformer, init_cache
-from mmt_jax.sample import SamplerConfig, cast_params, default_dtype
+from mmt_jax.sample import SamplerConfig, cast_params, default_cache_dtype, default_dtype
 
 MODEL = MMTConfig.tiny(max_seq_len=32)
 # bfloat16 keeps 8 significant bits (relative rounding 2^-9 per weight); the tiny model's
@@ -22,8 +23,9 @@ def params():
     return random_params(MODEL)
 
 
-def test_bfloat16_decoding_stays_within_tolerance_of_float32(params):
-    cfg = SamplerConfig(MODEL, dtype="bfloat16", prefix_block=8)
+@pytest.mark.parametrize("cache_dtype", ["bfloat16", "float32"])
+def test_bfloat16_decoding_stays_within_tolerance_of_float32(params, cache_dtype):
+    cfg = SamplerConfig(MODEL, dtype="bfloat16", cache_dtype=cache_dtype, prefix_block=8)
     dmodel = MusicTransformer(cfg.decode_model)
     half = cast_params(params, jnp.bfloat16)
     assert {x.dtype for x in jax.tree.leaves(half)} == {jnp.dtype(jnp.bfloat16)}
@@ -34,8 +36,8 @@ def test_bfloat16_decoding_stays_within_tolerance_of_float32(params):
     decode = jax.jit(
         lambda c, cache, i: dmodel.apply({"params": half}, c, cache, i, None, 8, method=dmodel.decode)
     )
-    cache = init_cache(cfg.decode_model, 2)
-    assert cache[0]["k"].dtype == jnp.bfloat16
+    cache = init_cache(cfg.decode_model, 2, dtype=cfg.cache_dtype, block=cfg.cache_block)
+    assert {x.dtype for x in jax.tree.leaves(cache)} == {jnp.dtype(cache_dtype)}
     logits, cache = decode(codes[:, :6], cache, 0)
     worst = max(float(np.abs(logits[f] - full[f][:, :6]).max()) for f in range(6))
     for t in range(6, 24):
@@ -54,11 +56,10 @@ def test_bfloat16_sampler_decodes_in_bfloat16(params):
 
     prompt, lengths = jnp.zeros((2, 8, 6), jnp.int32), jnp.ones((2,), jnp.int32)
     args = (params, None, prompt, lengths, jnp.int32(8), _temperatures(1.0), row_keys_for(0, [0, 1]))
-    for dtype in ("float32", "bfloat16"):
-        _, cache = jax.eval_shape(
-            lambda *a, d=dtype: _sample_loop(SamplerConfig(MODEL, max_events=8, dtype=d), *a), *args
-        )
-        assert {leaf.dtype for leaf in jax.tree.leaves(cache)} == {jnp.dtype(dtype)}
+    for dtype, cache_dtype in (("float32", ""), ("bfloat16", ""), ("bfloat16", "float32")):
+        cfg = SamplerConfig(MODEL, max_events=8, dtype=dtype, cache_dtype=cache_dtype)
+        _, cache = jax.eval_shape(lambda *a, c=cfg: _sample_loop(c, *a), *args)
+        assert {leaf.dtype for leaf in jax.tree.leaves(cache)} == {jnp.dtype(cache_dtype or dtype)}
 
 
 def test_dtype_option_is_checked():
@@ -68,7 +69,11 @@ def test_dtype_option_is_checked():
         SamplerConfig(MODEL, dtype="float16")
     with pytest.raises(ValueError, match="prefix_block"):
         SamplerConfig(MODEL, prefix_block=-1)
-    assert default_dtype("cpu") == "float32" and default_dtype("gpu") == "bfloat16"
+    assert default_dtype("cpu") == default_dtype("gpu") == "bfloat16"
+    assert default_cache_dtype("cpu") == "float32" and default_cache_dtype("gpu") == "bfloat16"
+    assert SamplerConfig(MODEL, dtype="bfloat16").cache_dtype == "bfloat16"  # "": the weights'
+    with pytest.raises(ValueError, match="cache_dtype"):
+        SamplerConfig(MODEL, cache_dtype="int8")
 
 
 def test_fast_train_step_paths_give_todays_loss(params):

@@ -1,5 +1,6 @@
 """Decoding attends over the filled prefix of the cache only: same logits and samples as the
-whole-cache path and the no-cache oracle, unfilled blocks never read, no wasted last refill."""
+whole-cache path and the no-cache oracle, unfilled blocks never read, no wasted last refill;
+the blocked cache layout (a tuple of blocks per layer) computes the same as one array."""
 
 import jax
 import jax.numpy as jnp
@@ -24,15 +25,21 @@ def _masked_softmax_attention(q, k, v, last, scale):
     return np.einsum("nqk,nkd->nqd", p / p.sum(-1, keepdims=True), v)
 
 
-@pytest.mark.parametrize("attend", [bucket_attention, prefix_attention])
+def _blocks(x, size):
+    """[N, L, D] -> a tuple of [N, size, D] blocks (the blocked cache layout)."""
+    return tuple(jnp.split(jnp.asarray(x), x.shape[1] // size, axis=1))
+
+
+@pytest.mark.parametrize("attend", [bucket_attention, prefix_attention, "blocked"])
 @pytest.mark.parametrize("block", [4, 32])
 def test_prefixes_give_the_masked_softmax(attend, block):
     rng = np.random.default_rng(block)
     q, k, v = (rng.normal(size=s).astype(np.float32) for s in ((6, 3, 8), (6, 32, 8), (6, 32, 8)))
     last = np.array([[0, 0, 0], [5, 6, 7], [8, 9, 10], [31, 31, 31], [3, 12, 20], [15, 16, 17]])
-    run = jax.jit(attend, static_argnums=(4, 5))
+    layout = (lambda x: x) if attend != "blocked" else (lambda x: _blocks(x, block))
+    run = jax.jit(bucket_attention if attend == "blocked" else attend, static_argnums=(4, 5))
     for rows in (slice(0, 3), slice(0, 6)):  # longest last key 10 (bucket 16 of 32), then 31
-        out = run(q[rows], k[rows], v[rows], jnp.asarray(last[rows]), block, 0.3)
+        out = run(q[rows], layout(k[rows]), layout(v[rows]), jnp.asarray(last[rows]), block, 0.3)
         expected = _masked_softmax_attention(q[rows], k[rows], v[rows], last[rows], 0.3)
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
     assert block_size(32, block) == block and block_size(32, 12) == 32 and block_size(32, 0) == 32
@@ -52,6 +59,9 @@ def test_slots_past_the_filled_prefix_are_never_read(attend, read):
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
     whole = np.asarray(attend(q, k, v, jnp.asarray(last), 0, 0.3))
     assert np.isnan(whole).all()
+    if attend is bucket_attention:  # blocks of 4: the first four blocks only are read
+        out = np.asarray(attend(q, _blocks(k, 4), _blocks(v, 4), jnp.asarray(last), 4, 0.3))
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +69,11 @@ def params():
     return random_params(MODEL)
 
 
-def test_prefill_and_steps_over_prefixes_match_the_full_pass(params):
+@pytest.mark.parametrize("blocked", [False, True])
+def test_prefill_and_steps_over_prefixes_match_the_full_pass(params, blocked):
     """Per-row prompt lengths 3 and 9, one prefill, then steps: every row's logits equal the
-    no-cache full pass (the oracle) at every position, with blocks of 8 slots."""
+    no-cache full pass (the oracle) at every position, with blocks of 8 slots; in the blocked
+    layout the two rows write into different blocks at the same step."""
     model = MusicTransformer(MODEL)
     rng = np.random.default_rng(1)
     codes = np.stack([rng.integers(0, n, (2, 20)) for n in MODEL.vocab_sizes], -1).astype(np.int32)
@@ -72,7 +84,10 @@ def test_prefill_and_steps_over_prefixes_match_the_full_pass(params):
     lengths = np.array([3, 9])
     prompt = codes[:, :9].copy()
     prompt[0, 3:] = 0
-    logits, cache = decode(prompt, init_cache(MODEL, 2), 0, jnp.asarray(lengths))
+    logits, cache = decode(prompt, init_cache(MODEL, 2, block=8 if blocked else 0), 0, jnp.asarray(lengths))
+    assert isinstance(cache[0]["k"], tuple) == blocked and len(jax.tree.leaves(cache)) == MODEL.depth * 2 * (
+        4 if blocked else 1
+    )
     for row, n in enumerate(lengths):
         np.testing.assert_allclose(logits[3][row, :n], full[3][row, :n], rtol=1e-4, atol=1e-4)
     index = lengths.copy()
@@ -82,6 +97,12 @@ def test_prefill_and_steps_over_prefixes_match_the_full_pass(params):
         for f in range(6):
             np.testing.assert_allclose(logits[f][:, 0], full[f][np.arange(2), index], rtol=1e-4, atol=1e-4)
         index = index + 1
+    if blocked:  # every written row sits in its block, the rest of the cache is untouched
+        whole = np.concatenate(cache[-1]["k"], axis=2)  # [B, H, 32, D]
+        for row, filled in enumerate(index):  # 12 and 18 slots
+            assert (np.abs(whole[row, :, :filled]).max(axis=(0, 2)) > 0).all() and not whole[
+                row, :, filled:
+            ].any()
 
 
 def test_sampler_over_prefixes_equals_the_oracle_up_to_a_full_window(params):
@@ -95,3 +116,16 @@ def test_sampler_over_prefixes_equals_the_oracle_up_to_a_full_window(params):
     assert max(len(s) for s in cached.sequences()) == 33  # the cache was full for the last
     for a, b in zip(cached.sequences(), oracle.sequences()):
         np.testing.assert_array_equal(a, b)  # before the fix the last events differed
+
+
+def test_refills_in_the_blocked_layout_equal_the_single_array_layout(params):
+    """A generation 2.5 windows long (refills of 16 = two blocks of 8, merged in place) gives
+    the same events with the blocked cache as with one array per layer (prefix_block 0)."""
+    prompts = [SOS_ROW, np.array([[SOS, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 0]])]
+    blocked = SamplerConfig(MODEL, max_events=80, thresholds=TYPES, prefix_block=8, refill=16)
+    plain = SamplerConfig(MODEL, max_events=80, thresholds=TYPES, prefix_block=0, refill=16)
+    a = sample(params, blocked, prompts, 80, seed=2, return_cache=True)
+    b = sample(params, plain, prompts, 80, seed=2)
+    assert isinstance(a.cache[0]["k"], tuple) and a.steps > 2 * MODEL.max_seq_len
+    for x, y in zip(a.sequences(), b.sequences()):
+        np.testing.assert_array_equal(x, y)

@@ -73,9 +73,16 @@ def add_arguments(parser):
         "--dtype",
         default="auto",
         choices=("auto", "float32", "bfloat16"),
-        help="decoding precision: bfloat16 keeps weights and cache in bfloat16 (softmax and sums "
-        "in float32); auto: the faster one measured for this backend (float32 on CPU, bfloat16 "
-        "on GPU/TPU; docs/benchmarks.md)",
+        help="decoding precision of the weights (softmax, sums and the residual stream stay "
+        "float32); auto: bfloat16, measured as fast as float32 or faster on CPU and GPU with "
+        "the same sample quality (docs/benchmarks.md)",
+    )
+    parser.add_argument(
+        "--cache-dtype",
+        default="auto",
+        choices=("auto", "float32", "bfloat16"),
+        help="dtype of the key/value cache; auto: float32 on CPU (XLA's bfloat16 cache is slow "
+        "there), else bfloat16",
     )
 
 
@@ -152,10 +159,16 @@ def run(args):
         raise UserError("--max-events must be positive")
     params, run_cfg = load(args.checkpoint)
     model_cfg = run_cfg.model
-    from mmt_jax.sample import default_dtype
+    from mmt_jax.sample import default_cache_dtype, default_dtype
 
     dtype = default_dtype() if args.dtype == "auto" else args.dtype
-    overrides = {"max_events": args.max_events, "strict": args.strict, "dtype": dtype}
+    cache_dtype = default_cache_dtype() if args.cache_dtype == "auto" else args.cache_dtype
+    overrides = {
+        "max_events": args.max_events,
+        "strict": args.strict,
+        "dtype": dtype,
+        "cache_dtype": cache_dtype,
+    }
     if args.top_k_threshold is not None:
         overrides["thresholds"] = _floats(args.top_k_threshold, "top-k-threshold")
     if args.filter is not None:
@@ -174,7 +187,11 @@ def run(args):
     qpm = args.tempo if args.tempo is not None else timing.get("qpm")
     settings = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     settings.update(
-        max_beat_advance=cfg.max_beat_advance, declared_only=cfg.declared_only, qpm=qpm, dtype=cfg.dtype
+        max_beat_advance=cfg.max_beat_advance,
+        declared_only=cfg.declared_only,
+        qpm=qpm,
+        dtype=cfg.dtype,
+        cache_dtype=cfg.cache_dtype,
     )
     records = generate(
         params,
