@@ -239,21 +239,38 @@ def init_cache(config: MMTConfig, batch_size: int, max_len: int | None = None, d
     or [B, H, L, D] view instead, XLA copied every layer once or twice per step: paper model,
     2-core CPU, batch 1, one sampling step 5.4 ms against 2.7 ms now.
 
-    block > 0 (dividing max_len): keys and values are each a tuple of max_len / block arrays
-    [B, heads, block, head_dim], the blocked layout of prefix attention: a step reads whole
-    blocks, where slicing a prefix out of one array made XLA copy it every step (at batch 8
-    those copies were most of a step's attention time on the 2-core CPU).
+    block > 0 (dividing max_len): keys and values are each a tuple of arrays [B, heads, n,
+    head_dim], n from `block_sizes`, the blocked layout of prefix attention: a step reads
+    whole blocks, where slicing a prefix out of one array made XLA copy it every step (at batch
+    8 those copies were most of a step's attention time on the 2-core CPU).
     """
     length = max_len or config.max_seq_len
     dtype = config.dtype if dtype is None else dtype
-    count = length // block if 0 < block < length and length % block == 0 else 1
-    shape = (batch_size, config.heads, length // count, config.head_dim)
+    sizes = block_sizes(length, block)
 
     def zeros():
-        arrays = tuple(jnp.zeros(shape, dtype) for _ in range(count))
-        return arrays if count > 1 else arrays[0]
+        arrays = tuple(jnp.zeros((batch_size, config.heads, n, config.head_dim), dtype) for n in sizes)
+        return arrays if len(arrays) > 1 else arrays[0]
 
     return tuple({"k": zeros(), "v": zeros()} for _ in range(config.depth))
+
+
+def block_sizes(length: int, block: int) -> tuple[int, ...]:
+    """Slots per block of a blocked cache: doubling (b, b, 2b, 4b, ...) when length = b * 2^k,
+    so each prefix bucket (b, 2b, 4b, ...) is its first blocks, at most k + 1 of them (fewer,
+    larger products); else equal blocks of b; one block when b is 0 or does not divide."""
+    if not 0 < block < length or length % block:
+        return (length,)
+    count = length // block
+    if count & (count - 1) == 0:
+        return (block,) + tuple(block << j for j in range(count.bit_length() - 1))
+    return (block,) * count
+
+
+def _split_blocks(whole, like):
+    """[B, H, L, D] -> blocks shaped as the tuple `like`."""
+    ends = np.cumsum([b.shape[2] for b in like])[:-1]
+    return tuple(jnp.split(whole, [int(e) for e in ends], axis=2))
 
 
 def cache_length(cache) -> int:
@@ -270,10 +287,9 @@ def merge_prefix(cache, fresh, rows):
     def merge(old, new):
         if isinstance(old, tuple):
             new = new if isinstance(new, tuple) else (new,)
-            if all(n.shape[2] == old[0].shape[2] for n in new):  # whole blocks: in place
+            if all(n.shape == o.shape for n, o in zip(new, old)):  # whole blocks: in place
                 return tuple(merge(o, n) for o, n in zip(old, new)) + old[len(new) :]
-            whole = merge(jnp.concatenate(old, axis=2), jnp.concatenate(new, axis=2))
-            return tuple(jnp.split(whole, len(old), axis=2))
+            return _split_blocks(merge(jnp.concatenate(old, axis=2), jnp.concatenate(new, axis=2)), old)
         size = new.shape[2]
         return old.at[:, :, :size].set(jnp.where(row, new, old[:, :, :size]))
 
@@ -299,15 +315,16 @@ def _write_blocks(blocks: tuple, new: jax.Array, index: jax.Array):
     """One row new [B,1,H,D] into a blocked cache layer at per-row slots index [B]; returns
     (the blocks [B,H,b,D], the same blocks folded to [B*H, b, D]). Each block takes the rows
     whose slot falls in it; the others' updates are dropped (out-of-range scatter index)."""
-    size = blocks[0].shape[2]
     heads = blocks[0].shape[1]
     rows = _fold_heads(new)[:, 0]  # [B*H, D]
     slot = jnp.repeat(index, heads)
     n = jnp.arange(rows.shape[0])
-    written, folded = [], []
-    for j, b in enumerate(blocks):
-        local = slot - j * size
+    written, folded, start = [], [], 0
+    for b in blocks:
+        size = b.shape[2]
+        local = slot - start
         local = jnp.where((local >= 0) & (local < size), local, size)  # size: dropped
+        start += size
         f = b.reshape(-1, size, b.shape[3]).at[n, local].set(rows.astype(b.dtype), mode="drop")
         folded.append(f)
         written.append(f.reshape(b.shape))
@@ -426,7 +443,7 @@ class MusicTransformer(nn.Module):
                 k_all, v_all = (_write_rows(whole[n], t, index) for n, t in (("k", k), ("v", v)))
                 for n, t in (("k", k_all), ("v", v_all)):
                     t = t.reshape(whole[n].shape)
-                    written[n] = tuple(jnp.split(t, len(layer[n]), axis=2)) if blocked else t
+                    written[n] = _split_blocks(t, layer[n]) if blocked else t
                 return k_all.astype(k.dtype), v_all.astype(v.dtype)
 
             x = block(x, positions, allowed, kv_write, True, None, block_size)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 
@@ -88,7 +89,8 @@ def bucket_attention(q, k, v, last, block: int, scale: float):
     k and v may be tuples of blocks [N, b, D] (init_cache(..., block=b)): a branch then reads
     its first blocks whole; slicing a prefix out of one array costs a copy of it every call."""
     blocked = isinstance(k, tuple)
-    length = sum(b.shape[1] for b in k) if blocked else k.shape[1]
+    ends = np.cumsum([b.shape[1] for b in k]) if blocked else None
+    length = int(ends[-1]) if blocked else k.shape[1]
     block = k[0].shape[1] if blocked else block_size(length, block)
     sizes = []
     size = block
@@ -109,10 +111,10 @@ def bucket_attention(q, k, v, last, block: int, scale: float):
                 kb, vb = k[:, :size], v[:, :size]
                 probs = _masked_softmax(product("nqd,nkd->nqk", q, kb) * scale, keys, last)
                 return product("nqk,nkd->nqd", probs.astype(vb.dtype), vb)
-            used = size // block
+            used = int(np.searchsorted(ends, size, side="right"))  # blocks ending within size
             scores = jnp.concatenate([product("nqd,nkd->nqk", q, kb) for kb in k[:used]], axis=-1)
             probs = _masked_softmax(scores * scale, keys, last).astype(v[0].dtype)
-            parts = jnp.split(probs, used, axis=-1)
+            parts = jnp.split(probs, [int(e) for e in ends[: used - 1]], axis=-1)
             return sum(product("nqk,nkd->nqd", p, vb) for p, vb in zip(parts, v[:used]))
 
         return run

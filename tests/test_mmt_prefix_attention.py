@@ -9,7 +9,7 @@ import pytest
 from mmt_tiny import random_params
 
 from mmt_jax.codec import SOS
-from mmt_jax.model import MMTConfig, MusicTransformer, init_cache
+from mmt_jax.model import MMTConfig, MusicTransformer, block_sizes, init_cache
 from mmt_jax.prefix_attention import block_size, bucket_attention, prefix_attention
 from mmt_jax.sample import SamplerConfig, baseline_sample, sample
 
@@ -64,6 +64,15 @@ def test_slots_past_the_filled_prefix_are_never_read(attend, read):
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
+def test_block_sizes_double_so_every_bucket_is_whole_blocks():
+    assert block_sizes(1024, 128) == (128, 128, 256, 512)  # buckets 128, 256, 512, 1024
+    assert block_sizes(32, 8) == (8, 8, 16)
+    assert block_sizes(96, 32) == (32, 32, 32)  # not a power of two: equal blocks
+    assert block_sizes(32, 0) == (32,) and block_sizes(32, 32) == (32,) and block_sizes(30, 8) == (30,)
+    sizes = init_cache(MODEL, 1, block=8)[0]["v"]
+    assert [b.shape[2] for b in sizes] == [8, 8, 16]
+
+
 @pytest.fixture(scope="module")
 def params():
     return random_params(MODEL)
@@ -86,7 +95,7 @@ def test_prefill_and_steps_over_prefixes_match_the_full_pass(params, blocked):
     prompt[0, 3:] = 0
     logits, cache = decode(prompt, init_cache(MODEL, 2, block=8 if blocked else 0), 0, jnp.asarray(lengths))
     assert isinstance(cache[0]["k"], tuple) == blocked and len(jax.tree.leaves(cache)) == MODEL.depth * 2 * (
-        4 if blocked else 1
+        3 if blocked else 1
     )
     for row, n in enumerate(lengths):
         np.testing.assert_allclose(logits[3][row, :n], full[3][row, :n], rtol=1e-4, atol=1e-4)
