@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import json
 import os
 import platform
@@ -148,7 +149,11 @@ def mean_slots_read(cfg, prompt_len, events, block):
 
 
 def time_decode_step(params, scfg, batch, lengths, reps=20):
-    """Seconds of one cached decode step (the model only) with n events in the cache, per n."""
+    """Seconds of one cached decode step (the model only) with n events in the cache, per n,
+    with the cache a call generating n events from a 1-event prompt gets (SamplerConfig.
+    cache_layout: its own length and blocks while it fits in half the window)."""
+    import dataclasses
+
     import jax
     import jax.numpy as jnp
     from jax import lax
@@ -159,8 +164,8 @@ def time_decode_step(params, scfg, batch, lengths, reps=20):
     model = MusicTransformer(scfg.decode_model)
     vars_ = {"params": cast_params(params, scfg.dtype)}
 
-    @jax.jit
-    def run(cache, index):
+    @functools.partial(jax.jit, static_argnums=2)
+    def run(cache, index, block):
         event = jnp.zeros((batch, 1, 6), jnp.int32).at[..., 0].set(3)
 
         def body(_, carry):
@@ -171,7 +176,7 @@ def time_decode_step(params, scfg, batch, lengths, reps=20):
                 cache,
                 index,
                 None,
-                scfg.prefix_block,
+                block,
                 scfg.prefix,
                 method=MusicTransformer.decode,
             )
@@ -179,16 +184,17 @@ def time_decode_step(params, scfg, batch, lengths, reps=20):
 
         return lax.fori_loop(0, reps, body, (cache, jnp.zeros((), jnp.float32)))
 
-    cache = init_cache(scfg.decode_model, batch, dtype=scfg.cache_dtype, block=scfg.cache_block)
     out = {}
     for n in lengths:
+        slots, cache_block, block = dataclasses.replace(scfg, max_events=n).cache_layout(1)
+        cache = init_cache(scfg.decode_model, batch, slots, scfg.cache_dtype, cache_block)
         index = jnp.asarray(min(n, scfg.model.max_seq_len) - 1, jnp.int32)
-        cache, acc = run(cache, index)  # compile (once: the index is traced) and warm up
+        cache, acc = run(cache, index, block)  # compile and warm up
         acc.block_until_ready()
         best = float("inf")
         for _ in range(2):
             start = time.perf_counter()
-            cache, acc = run(cache, index)
+            cache, acc = run(cache, index, block)
             acc.block_until_ready()
             best = min(best, (time.perf_counter() - start) / reps)
         out[n] = best

@@ -444,7 +444,7 @@ class MusicTransformer(nn.Module):
                 for n, t in (("k", k_all), ("v", v_all)):
                     t = t.reshape(whole[n].shape)
                     written[n] = _split_blocks(t, layer[n]) if blocked else t
-                return k_all.astype(k.dtype), v_all.astype(v.dtype)
+                return k_all, v_all  # in the cache's dtype: a cast would copy the layer
 
             x = block(x, positions, allowed, kv_write, True, None, block_size)
             new_cache.append(written)

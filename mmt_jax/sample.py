@@ -23,9 +23,10 @@ events (default half the window) are prefilled again at positions 0.. and decodi
 from there (the reference slides the window by one and re-runs it all, every step). The refill
 runs in an outer loop around the per-event loop, so the event step itself has no branch.
 
-Speed: a step's attention reads only the prefix of the cache the longest row has filled
+Speed: a call that fits in half the window gets a cache only as long as it needs, in blocks,
+and a step's attention reads only the blocks holding what the longest row has filled
 (`prefix_block`, mmt_jax.prefix_attention), so its cost grows with the length generated, with
-one compiled program for every length. The last event of a call is only sampled, never pushed
+one compiled program for every length (`SamplerConfig.cache_layout`). The last event of a call is only sampled, never pushed
 through the cache (its prediction would not be used; when the window is full it would cost a
 refill). `dtype="bfloat16"` decodes with bfloat16 weights and cache (float32 softmax, sums and
 residual stream); `cache_dtype` may differ (bfloat16 weights with a float32 cache suit the
@@ -177,11 +178,26 @@ class SamplerConfig:
             return self.model
         return dataclasses.replace(self.model, dtype=self.dtype, param_dtype=self.dtype, remat="none")
 
-    @property
-    def cache_block(self) -> int:
-        """Block size of the cache's layout (mmt_jax.model.init_cache): the buckets read whole
-        blocks; the "blocks" loop slices one array."""
-        return self.prefix_block if self.prefix == "buckets" else 0
+    def cache_layout(self, width: int) -> tuple[int, int, int]:
+        """(cache slots, cache block, attention block) of a call whose prompts are `width` wide.
+
+        A call that fits in half the window (width + max_events - 1 slots: the last event is
+        never pushed) gets a cache only as long as it needs, rounded up to prefix_block * 2^k,
+        in doubling blocks (mmt_jax.model.block_sizes) that the prefix buckets read whole. A
+        longer call gets the whole window in one array per layer, attended over whole: on the
+        2-core CPU reading blocks beyond 512 slots cost more than the one array (docs/
+        benchmarks.md). prefix="blocks": the whole window, its loop over prefix_block slots.
+        """
+        window = self.model.max_seq_len
+        needed = width + self.max_events - 1
+        if self.prefix == "blocks":
+            return window, 0, self.prefix_block
+        if self.prefix_block and needed <= window // 2:
+            length = self.prefix_block
+            while length < needed:
+                length *= 2
+            return length, self.prefix_block, self.prefix_block
+        return window, 0, 0
 
     @property
     def top_ks(self) -> tuple[int, ...]:
@@ -195,13 +211,14 @@ class SamplerConfig:
         return self.refill or max(self.model.max_seq_len // 2, 1)
 
 
-def default_dtype(backend: str | None = None) -> str:
-    """The decoding dtype of the weights when none is asked for: bfloat16 on every backend. On
-    accelerators it halves the bytes a step reads; on the measured CPU XLA's bfloat16 matrix
-    products are 1.7x faster at batch 8 than float32 and as fast at batch 1 (docs/benchmarks.md),
-    the Table 3 metrics unchanged."""
-    del backend  # the same everywhere today; the cache is where backends differ
-    return "bfloat16"
+def default_dtype(backend: str | None = None, batch: int | None = None) -> str:
+    """The decoding dtype of the weights when none is asked for: bfloat16, except float32 on
+    CPU at batch 1. On accelerators bfloat16 halves the bytes a step reads; on the measured CPU
+    XLA's bfloat16 matrix products are twice as fast as float32 at batch 8, while a batch-1
+    matrix-vector product is faster in float32 (docs/benchmarks.md). The Table 3 metrics of
+    bfloat16 samples lie inside float32's confidence intervals."""
+    backend = backend or jax.default_backend()
+    return "float32" if backend == "cpu" and batch == 1 else "bfloat16"
 
 
 def default_cache_dtype(backend: str | None = None) -> str:
@@ -446,10 +463,18 @@ def cast_params(params, dtype):
 def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_events, temperature, row_keys):
     model = MusicTransformer(cfg.decode_model)
     params = {"params": cast_params(params, cfg.dtype)}
-    block = cfg.prefix_block
     width = prompt.shape[1]
+    length, cache_block, block = cfg.cache_layout(width)
     if cache is None:  # made here: one fill, not a dozen host-side allocations
-        cache = init_cache(cfg.decode_model, prompt.shape[0], dtype=cfg.cache_dtype, block=cfg.cache_block)
+        cache = init_cache(cfg.decode_model, prompt.shape[0], length, cfg.cache_dtype, cache_block)
+    elif cache_length(cache) < length:
+        raise ValueError(
+            f"the cache passed holds {cache_length(cache)} slots, this call needs {length} "
+            "(prompt width + max_events, up to the window); pass cache=None"
+        )
+    blocked = isinstance(cache[0]["k"], tuple)
+    cache_block = cache[0]["k"][0].shape[2] if blocked else 0  # a refill's cache: the same layout
+    block = block or cache_block  # a blocked cache is read through its buckets
     max_len = cache_length(cache)
     num_events = jnp.minimum(num_events, cfg.max_events)
     ev = start_events(cfg, prompt, prompt_len)
@@ -495,7 +520,7 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
         full = needs_refill(state)
         ev = state.events
         size = min(cfg.refill_events, max_len)
-        fresh = init_cache(cfg.model, full.shape[0], size, cfg.cache_dtype, cfg.cache_block)
+        fresh = init_cache(cfg.model, full.shape[0], size, cfg.cache_dtype, cache_block)
         header = size // 2 if cfg.keep_header else 0
         seq, offset = ev.seq, ev.beat_offset
         if cfg.rebase_beats:

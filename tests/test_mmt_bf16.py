@@ -36,7 +36,7 @@ def test_bfloat16_decoding_stays_within_tolerance_of_float32(params, cache_dtype
     decode = jax.jit(
         lambda c, cache, i: dmodel.apply({"params": half}, c, cache, i, None, 8, method=dmodel.decode)
     )
-    cache = init_cache(cfg.decode_model, 2, dtype=cfg.cache_dtype, block=cfg.cache_block)
+    cache = init_cache(cfg.decode_model, 2, dtype=cfg.cache_dtype, block=8)
     assert {x.dtype for x in jax.tree.leaves(cache)} == {jnp.dtype(cache_dtype)}
     logits, cache = decode(codes[:, :6], cache, 0)
     worst = max(float(np.abs(logits[f] - full[f][:, :6]).max()) for f in range(6))
@@ -69,7 +69,8 @@ def test_dtype_option_is_checked():
         SamplerConfig(MODEL, dtype="float16")
     with pytest.raises(ValueError, match="prefix_block"):
         SamplerConfig(MODEL, prefix_block=-1)
-    assert default_dtype("cpu") == default_dtype("gpu") == "bfloat16"
+    assert default_dtype("cpu", batch=8) == default_dtype("gpu", batch=1) == "bfloat16"
+    assert default_dtype("cpu", batch=1) == "float32"
     assert default_cache_dtype("cpu") == "float32" and default_cache_dtype("gpu") == "bfloat16"
     assert SamplerConfig(MODEL, dtype="bfloat16").cache_dtype == "bfloat16"  # "": the weights'
     with pytest.raises(ValueError, match="cache_dtype"):

@@ -115,9 +115,9 @@ def test_prefill_and_steps_over_prefixes_match_the_full_pass(params, blocked):
 
 
 def test_sampler_over_prefixes_equals_the_oracle_up_to_a_full_window(params):
-    """Prefix blocks of 8 slots, and a generation that fills the window exactly: 32 events from
-    a 1-event prompt, the last sampled with the full window as context (as the oracle does)
-    rather than after a refill of half the window."""
+    """A generation that fills the window exactly (a long call: the whole window, one array):
+    32 events from a 1-event prompt, the last sampled with the full window as context (as the
+    oracle does) rather than after a refill of half the window."""
     cfg = SamplerConfig(MODEL, max_events=32, thresholds=TYPES, prefix_block=8)
     cached = sample(params, cfg, [SOS_ROW] * 2, 32, seed=4)
     oracle = baseline_sample(params, cfg, [SOS_ROW] * 2, 32, seed=4, bucket=32)
@@ -133,8 +133,24 @@ def test_refills_in_the_blocked_layout_equal_the_single_array_layout(params):
     prompts = [SOS_ROW, np.array([[SOS, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 0]])]
     blocked = SamplerConfig(MODEL, max_events=80, thresholds=TYPES, prefix_block=8, refill=16)
     plain = SamplerConfig(MODEL, max_events=80, thresholds=TYPES, prefix_block=0, refill=16)
-    a = sample(params, blocked, prompts, 80, seed=2, return_cache=True)
+    a = sample(params, blocked, prompts, 80, seed=2, return_cache=True, cache=init_cache(MODEL, 2, block=8))
     b = sample(params, plain, prompts, 80, seed=2)
     assert isinstance(a.cache[0]["k"], tuple) and a.steps > 2 * MODEL.max_seq_len
     for x, y in zip(a.sequences(), b.sequences()):
         np.testing.assert_array_equal(x, y)
+
+
+def test_a_short_call_gets_a_short_blocked_cache_and_the_oracle_samples(params):
+    """8 events after an 8-wide prompt need 15 slots, half the window or less: the cache is 16
+    slots in blocks of 4, 4 and 8, and the samples are the no-cache oracle's; a cache shorter
+    than a call needs is refused."""
+    cfg = SamplerConfig(MODEL, max_events=8, thresholds=TYPES, prefix_block=4)
+    assert cfg.cache_layout(8) == (16, 4, 4) and cfg.cache_layout(24) == (32, 0, 0)
+    out = sample(params, cfg, [SOS_ROW] * 2, 8, seed=5, return_cache=True)
+    assert [b.shape[2] for b in out.cache[0]["k"]] == [4, 4, 8]
+    oracle = baseline_sample(params, cfg, [SOS_ROW] * 2, 8, seed=5, bucket=8)
+    for a, b in zip(out.sequences(), oracle.sequences()):
+        np.testing.assert_array_equal(a, b)
+    longer = SamplerConfig(MODEL, max_events=16, thresholds=TYPES, prefix_block=4)
+    with pytest.raises(ValueError, match="holds 16 slots, this call needs 32"):
+        sample(params, longer, [SOS_ROW] * 2, 16, cache=out.cache)
