@@ -3,7 +3,7 @@ and the PyTorch reference (x-transformers 0.25.9, same weights).
 
     python benchmarks/sample_speed.py                                  # paper model, 1024 events
     python benchmarks/sample_speed.py --batches 1 --baseline-events 128  # a quick CPU run
-    python benchmarks/sample_speed.py --events 256 --batches 1,8 --dtype float32,bfloat16 \
+    python benchmarks/sample_speed.py --events 256 --batches 1,8 --dtype float32,bfloat16/float32,bfloat16 \
         --no-baseline --torch --step-lengths 128,512,1024            # the issue-19 CPU table
     python benchmarks/sample_speed.py --table2 --checkpoint runs/mmt/tiny
 
