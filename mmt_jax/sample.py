@@ -26,12 +26,13 @@ runs in an outer loop around the per-event loop, so the event step itself has no
 Speed: a call that fits in half the window gets a cache only as long as it needs, in blocks,
 and a step's attention reads only the blocks holding what the longest row has filled
 (`prefix_block`, mmt_jax.prefix_attention), so its cost grows with the length generated, with
-one compiled program for every length (`SamplerConfig.cache_layout`). The last event of a call is only sampled, never pushed
-through the cache (its prediction would not be used; when the window is full it would cost a
-refill). `dtype="bfloat16"` decodes with bfloat16 weights and cache (float32 softmax, sums and
-residual stream); `cache_dtype` may differ (bfloat16 weights with a float32 cache suit the
-CPU); `default_dtype()` and `default_cache_dtype()` pick per backend. The cache is made inside the compiled
-call, or handed from call to call (`return_cache=True`, then `cache=`).
+one compiled program for every length (`SamplerConfig.cache_layout`). The last event of a call
+is only sampled, never pushed through the cache (its prediction would not be used; when the
+window is full it would cost a refill). `dtype="bfloat16"` decodes with bfloat16 weights and
+cache (float32 softmax, sums and residual stream); `cache_dtype` may differ (bfloat16 weights
+with a float32 cache suit the CPU); `default_dtype()` and `default_cache_dtype()` pick per
+backend. The cache is made inside the compiled call, or handed from call to call
+(`return_cache=True`, then `cache=`).
 
 Randomness is per row and per step: row b at step s draws field f with
 `split(fold_in(row_keys[b], s), 6)[f]`, so a row's sample does not depend on its batch
