@@ -69,8 +69,7 @@ def test_dtype_option_is_checked():
         SamplerConfig(MODEL, dtype="float16")
     with pytest.raises(ValueError, match="prefix_block"):
         SamplerConfig(MODEL, prefix_block=-1)
-    assert default_dtype("cpu", batch=8) == default_dtype("gpu", batch=1) == "bfloat16"
-    assert default_dtype("cpu", batch=1) == "float32"
+    assert default_dtype("cpu") == default_dtype("gpu") == "bfloat16"
     assert default_cache_dtype("cpu") == "float32" and default_cache_dtype("gpu") == "bfloat16"
     assert SamplerConfig(MODEL, dtype="bfloat16").cache_dtype == "bfloat16"  # "": the weights'
     with pytest.raises(ValueError, match="cache_dtype"):

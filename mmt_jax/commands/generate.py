@@ -74,8 +74,8 @@ def add_arguments(parser):
         default="auto",
         choices=("auto", "float32", "bfloat16"),
         help="decoding precision of the weights (softmax, sums and the residual stream stay "
-        "float32); auto: bfloat16 (twice as fast as float32 at batch 8 on CPU, the same sample "
-        "quality; docs/benchmarks.md), but float32 on CPU at batch 1, where it is faster",
+        "float32); auto: bfloat16 (faster than float32 at batch 8 on CPU, as fast at batch 1, "
+        "the same sample quality; docs/benchmarks.md)",
     )
     parser.add_argument(
         "--cache-dtype",
@@ -161,8 +161,7 @@ def run(args):
     model_cfg = run_cfg.model
     from mmt_jax.sample import default_cache_dtype, default_dtype
 
-    batch = min(args.batch_size, args.num_samples)
-    dtype = default_dtype(batch=batch) if args.dtype == "auto" else args.dtype
+    dtype = default_dtype() if args.dtype == "auto" else args.dtype
     cache_dtype = default_cache_dtype() if args.cache_dtype == "auto" else args.cache_dtype
     overrides = {
         "max_events": args.max_events,
