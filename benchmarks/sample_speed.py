@@ -136,16 +136,20 @@ def cache_bytes(cfg, batch, dtype, slots=None):
     return 2 * cfg.depth * batch * slots * cfg.heads * cfg.head_dim * jnp.dtype(dtype).itemsize
 
 
-def mean_slots_read(cfg, prompt_len, events, block):
-    """Cache slots a step reads on average over a generation (prefix attention reads whole
-    blocks up to the filled length; block 0 reads all)."""
-    from mmt_jax.prefix_attention import block_size
+def mean_slots_read(scfg, prompt_len, events):
+    """Cache slots a step reads on average over a generation from 1-row prompts (padded to 8 as
+    mmt_jax.sample.pad_prompts does): the smallest prefix bucket holding the filled length,
+    or the whole cache when the call's layout attends over all of it."""
+    slots, _, block = scfg.cache_layout(8)
 
-    if not block:
-        return cfg.max_seq_len
-    b = block_size(cfg.max_seq_len, block)
-    filled = [min(prompt_len + t, cfg.max_seq_len) for t in range(1, events + 1)]
-    return sum(-(-n // b) * b for n in filled) / len(filled)
+    def read(n):
+        size = block or slots
+        while size < n:
+            size *= 2
+        return min(size, slots)
+
+    filled = [min(prompt_len + t, slots) for t in range(1, events + 1)]
+    return sum(read(n) for n in filled) / len(filled)
 
 
 def time_decode_step(params, scfg, batch, lengths, reps=20):
@@ -309,7 +313,7 @@ def run_speed(args, cfg, params):
             params, scfg, batch, args.events, args.repeats
         )
         step = seconds / steps
-        slots = mean_slots_read(cfg, 1, steps, args.prefix_block)
+        slots = mean_slots_read(scfg, 1, steps)
         row = dict(
             dtype=dtype,
             batch=batch,

@@ -29,7 +29,7 @@ from flax import linen as nn
 from jax import lax
 
 from mmt_jax.config import ATTENTIONS, FIELDS, POS_EMBS, REMATS, MMTConfig  # noqa: F401  (re-exported)
-from mmt_jax.prefix_attention import PREFIX_MODES, prefix_attend, repeat_heads
+from mmt_jax.prefix_attention import PREFIX_MODES, block_size, prefix_attend, repeat_heads
 
 # Products take `dtype` inputs and accumulate (and return) float32: with bfloat16 weights the
 # residual stream, the norms and the softmax stay float32; with float32 nothing changes.
@@ -259,7 +259,8 @@ def block_sizes(length: int, block: int) -> tuple[int, ...]:
     """Slots per block of a blocked cache: doubling (b, b, 2b, 4b, ...) when length = b * 2^k,
     so each prefix bucket (b, 2b, 4b, ...) is its first blocks, at most k + 1 of them (fewer,
     larger products); else equal blocks of b; one block when b is 0 or does not divide."""
-    if not 0 < block < length or length % block:
+    block = block_size(length, block)
+    if block == length:
         return (length,)
     count = length // block
     if count & (count - 1) == 0:

@@ -466,17 +466,18 @@ def _sample_loop(cfg: SamplerConfig, params, cache, prompt, prompt_len, num_even
     model = MusicTransformer(cfg.decode_model)
     params = {"params": cast_params(params, cfg.dtype)}
     width = prompt.shape[1]
-    length, cache_block, block = cfg.cache_layout(width)
+    length, layout_block, block = cfg.cache_layout(width)
     if cache is None:  # made here: one fill, not a dozen host-side allocations
-        cache = init_cache(cfg.decode_model, prompt.shape[0], length, cfg.cache_dtype, cache_block)
+        cache = init_cache(cfg.decode_model, prompt.shape[0], length, cfg.cache_dtype, layout_block)
     elif cache_length(cache) < length:
         raise ValueError(
             f"the cache passed holds {cache_length(cache)} slots, this call needs {length} "
             "(prompt width + max_events, up to the window); pass cache=None"
         )
-    blocked = isinstance(cache[0]["k"], tuple)
-    cache_block = cache[0]["k"][0].shape[2] if blocked else 0  # a refill's cache: the same layout
-    block = block or cache_block  # a blocked cache is read through its buckets
+    # the cache's own layout (it may be the caller's): a refill's cache copies it, and a
+    # blocked cache is read through its buckets
+    cache_block = cache[0]["k"][0].shape[2] if isinstance(cache[0]["k"], tuple) else 0
+    block = block or cache_block
     max_len = cache_length(cache)
     num_events = jnp.minimum(num_events, cfg.max_events)
     ev = start_events(cfg, prompt, prompt_len)
