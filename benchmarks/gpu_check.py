@@ -9,7 +9,7 @@
 2. The sampler table (benchmarks/sample_speed.py): batch 1, 8, 64, 256; float32 and bfloat16;
    1,024 events; the PyTorch reference on the same card at batch 1 and 8 over 256 events.
 3. The train-step table (benchmarks/train_step.py --model mmt): today's step, the fast one
-   (dot_product attention, bfloat16, float32 masters), the PyTorch reference; tokens/s, MFU.
+   (dot_product attention, i.e. cuDNN, bfloat16, float32 masters), the PyTorch reference; tokens/s, MFU.
 
 Each part runs with a time limit so the whole stays within about 10 minutes on an H100/H200;
 JSON of every part lands in --out.

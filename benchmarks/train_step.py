@@ -6,11 +6,12 @@
 
 --model mmt: the MMT train step (paper configuration by default: 19.9 M parameters, batch 8 x
 1,024 events, Adam + clipping, dropout on) as today's (einsum attention, float32), the fast
-one (jax.nn.dot_product_attention, bfloat16 compute on float32 master weights, --remat
-policy) and the PyTorch reference (benchmarks/torch_mmt.py: x-transformers 0.25.9, same
-weights, float32, --torch-threads) in one run. Before timing, the losses of all three on one
-batch (dropout off) are compared: float32 paths equal to ~1e-5, bfloat16 within 1 %. Reported:
-steps/s, tokens/s and model FLOPs utilisation (PaLM's estimate, 6 N + 12 depth x length x dim
+one (--attention: jax.nn.dot_product_attention, cuDNN's kernel on GPU, or on CPU
+mmt_jax.chunked_attention; bfloat16 compute on float32 master weights, --remat policy) and
+the PyTorch reference (benchmarks/torch_mmt.py: x-transformers 0.25.9, same weights, float32,
+--torch-threads) in one run. Before timing, the losses of all of them on one batch (dropout
+off) are compared: float32 paths equal to ~1e-5, bfloat16 within 1 %. Reported: steps/s,
+tokens/s and model FLOPs utilisation (PaLM's estimate, 6 N + 12 depth x length x dim
 per token, over the device's peak: known GPUs, or --peak-tflops).
 
     python benchmarks/train_step.py --model mmt --torch                      # paper size
@@ -56,6 +57,12 @@ def parse_args(argv=None):
     p.add_argument("--model", default="toy", choices=("toy", "mmt"), help="toy: the sharded-step check")
     p.add_argument("--mmt-size", default="paper", choices=("paper", "tiny"))
     p.add_argument("--remat", default="none", choices=("none", "full", "dots", "dots_no_batch"))
+    p.add_argument(
+        "--attention",
+        default="auto",
+        help="the fast step's attention, or a comma list of them for one fast row each: dot_product, "
+        "chunked, auto (chunked on CPU, dot_product, i.e. cuDNN, elsewhere)",
+    )
     p.add_argument("--torch", action="store_true", help="mmt: also time the PyTorch reference (bench extra)")
     p.add_argument("--torch-threads", type=int, default=1)
     p.add_argument("--torch-device", default="cpu", help="cpu or cuda")
@@ -100,12 +107,15 @@ def mmt_main(args):
     base = MMTConfig() if args.mmt_size == "paper" else MMTConfig.tiny()
     base = dataclasses.replace(base, max_seq_len=max(base.max_seq_len, args.length + 1))
     length = args.length + 1  # inputs of `length` events predict the next ones
-    variants = {
-        "today (einsum, float32)": base,
-        f"fast (dot_product, bfloat16, remat {args.remat})": dataclasses.replace(
-            base, attention="dot_product", dtype="bfloat16", remat=args.remat
-        ),
-    }
+    auto = "chunked" if jax.default_backend() == "cpu" else "dot_product"
+    attentions = [auto if a == "auto" else a for a in args.attention.split(",")]
+    if not set(attentions) <= {"dot_product", "chunked"}:
+        sys.exit(f"--attention: expected dot_product, chunked or auto, got {args.attention!r}")
+    variants = {"today (einsum, float32)": base}
+    for attention in attentions:
+        variants[f"fast ({attention}, bfloat16, remat {args.remat})"] = dataclasses.replace(
+            base, attention=attention, dtype="bfloat16", remat=args.remat
+        )
     rng = np.random.default_rng(0)
     codes = np.stack([rng.integers(1, n, (args.batch, length)) for n in base.vocab_sizes], -1).astype(
         np.int32
@@ -208,10 +218,10 @@ def mmt_main(args):
         print(
             f"{r['name']:<44}{r['steps_per_s']:>9.3f}{r['tokens_per_s']:>11,.0f}{r['ms_per_step']:>10.1f}{mfu:>8}"
         )
-    for r in rows[1:]:
+    for r in rows[1 : len(variants)]:
         print(f"today / {r['name']}: {rows[0]['ms_per_step'] / r['ms_per_step']:.2f}x")
     if args.torch:
-        for r in rows[:2]:
+        for r in rows[:-1]:
             print(f"{r['name']} vs PyTorch: {r['steps_per_s'] / rows[-1]['steps_per_s']:.2f}x")
     with open(args.json, "w") as f:
         json.dump({"info": info, "rows": rows}, f, indent=2)

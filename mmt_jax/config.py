@@ -23,7 +23,7 @@ from train_kit.config import ConfigError, MeshConfig, OptimConfig, TrainConfig, 
 
 FIELDS = ("type", "beat", "position", "pitch", "duration", "instrument")
 POS_EMBS = ("absolute", "rotary", "none")
-ATTENTIONS = ("einsum", "dot_product")
+ATTENTIONS = ("einsum", "dot_product", "chunked")
 REMATS = ("none", "full", "dots", "dots_no_batch")
 
 
@@ -60,7 +60,9 @@ class MMTConfig:
     # padded rows as the reference, attention maps sown) or "dot_product"
     # (jax.nn.dot_product_attention: cuDNN's fused kernel on GPU in bf16; no attention dropout,
     # no maps; right padding assumed, and padded query rows see the real keys instead of the
-    # reference's uniform row, so keep "einsum" with loss.mask_padding=False).
+    # reference's uniform row, so keep "einsum" with loss.mask_padding=False), or "chunked"
+    # (mmt_jax.chunked_attention: dot_product's function in causal query chunks with a written-out
+    # backward pass, the fast one where no fused kernel exists, as on CPU).
     attention: str = "einsum"
     # Rematerialisation of each block in the backward pass: "none", "full" (keep nothing),
     # "dots" (keep matmul outputs), "dots_no_batch" (keep those without batch dimensions).

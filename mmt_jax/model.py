@@ -28,6 +28,7 @@ import numpy as np
 from flax import linen as nn
 from jax import lax
 
+from mmt_jax.chunked_attention import chunked_attention
 from mmt_jax.config import ATTENTIONS, FIELDS, POS_EMBS, REMATS, MMTConfig  # noqa: F401  (re-exported)
 from mmt_jax.prefix_attention import PREFIX_MODES, block_size, prefix_attend, repeat_heads
 
@@ -146,6 +147,8 @@ class SelfAttention(nn.Module):
             k, v = kv_write(k, v)
             out = prefix_attend(_fold_heads(q), k, v, repeat_heads(allowed, cfg.heads), block, scale)
             out = jnp.swapaxes(out.reshape(batch, cfg.heads, steps, -1), 1, 2).astype(cfg.dtype)
+        elif kv_write is None and cfg.attention == "chunked":  # dot_product's function, see its module
+            out = chunked_attention(q, k, v, lengths, scale)
         elif kv_write is None and cfg.attention == "dot_product":
             # cuDNN's fused kernel on GPU (implementation=None picks it for bf16/f16), XLA's
             # elsewhere. Causal + key lengths: padded query rows see the real keys, not the

@@ -77,7 +77,7 @@ def test_dtype_option_is_checked():
 
 
 def test_fast_train_step_paths_give_todays_loss(params):
-    """dot_product attention (float32: equal to ~1e-6), bfloat16 compute on float32 weights
+    """dot_product and chunked attention (float32: equal to ~1e-6), bfloat16 compute on float32 weights
     (within 1 %), rematerialisation (same loss and gradients); right-padded rows, padding
     masked as by default."""
     import dataclasses
@@ -96,8 +96,10 @@ def test_fast_train_step_paths_give_todays_loss(params):
         return jax.jit(jax.value_and_grad(fn) if grads else fn)(params)
 
     today, g_today = loss_and_grads()
-    fast, g_fast = loss_and_grads(attention="dot_product", remat="dots")
-    half = loss_and_grads(False, attention="dot_product", dtype="bfloat16")
-    assert abs(float(fast) - float(today)) < 1e-5 and abs(float(half) - float(today)) < 1e-2 * float(today)
-    for a, b in zip(jax.tree.leaves(g_today), jax.tree.leaves(g_fast)):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+    for attention in ("dot_product", "chunked"):
+        fast, g_fast = loss_and_grads(attention=attention, remat="dots")
+        half = loss_and_grads(False, attention=attention, dtype="bfloat16")
+        assert abs(float(fast) - float(today)) < 1e-5, attention
+        assert abs(float(half) - float(today)) < 1e-2 * float(today), attention
+        for a, b in zip(jax.tree.leaves(g_today), jax.tree.leaves(g_fast)):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
