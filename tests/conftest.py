@@ -22,6 +22,6 @@ settings.load_profile("project")
 
 
 def pytest_collection_modifyitems(config, items):
-    """The multi-process tests first: the slowest file, so that `pytest -n 2 --dist loadfile`
+    """The multi-process tests first: a slow file of subprocesses, so that `pytest -n 2 --dist loadfile`
     hands it out at the start instead of leaving one worker busy with it at the end."""
     items.sort(key=lambda item: 0 if item.nodeid.startswith("tests/test_multihost.py") else 1)

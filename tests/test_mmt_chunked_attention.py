@@ -29,7 +29,7 @@ def _value_and_grads(fn, q, k, v, probe):
     return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(q, k, v)
 
 
-@pytest.mark.parametrize("chunk", [5, 16, 128])
+@pytest.mark.parametrize("chunk", [5, 128])
 @pytest.mark.parametrize("lengths", [None, (37, 20, 1), (37, 9, 0)])
 def test_outputs_and_gradients_equal_dot_product_attention(chunk, lengths):
     q, k, v, probe = _inputs(chunk)

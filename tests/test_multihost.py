@@ -1,8 +1,13 @@
 """Multi-host training proven on one machine: 2 processes x 4 simulated CPU devices, joined by
-jax.distributed on localhost (gloo collectives), train each system's tiny config and log the same
-per-step losses as 1 process x 8 devices (this test process). And no system touches the JAX
-backend before the driver has initialised distributed JAX (a multi-host TPU job would fail at
-start)."""
+jax.distributed on localhost (gloo collectives), train a tiny config through the shared driver and
+log the same per-step losses as 1 process x 8 devices (this test process). And no system touches
+the JAX backend before the driver has initialised distributed JAX (a multi-host TPU job would fail
+at start).
+
+The two-process run uses Arranger, the quickest to compile: the driver, mesh and checkpointing are
+train_kit's, shared by every system, and each system's split of the batches between processes has
+its own test (test_mmt_data, test_clipsonic_data, test_arranger_train). MMT and CLIPSonic ran here
+too, at 100 s of a 20-minute CI budget each."""
 
 import importlib
 import json
@@ -19,6 +24,7 @@ from train_kit.metric_log import read_metrics
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = str(ROOT / "tests" / "multihost_worker.py")
 SYSTEMS = ["mmt", "arranger", "clipsonic"]
+TWO_PROCESS_SYSTEMS = ["arranger"]
 
 
 def _free_port():
@@ -77,7 +83,7 @@ def _losses(run_dir):
     return [(r["step"], r["loss"]) for r in read_metrics(run_dir) if r["split"] == "train"]
 
 
-@pytest.mark.parametrize("system", SYSTEMS)
+@pytest.mark.parametrize("system", TWO_PROCESS_SYSTEMS)
 def test_two_processes_match_one(system, tmp_path):
     from train_kit.config import load_config
 
