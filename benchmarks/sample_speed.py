@@ -17,7 +17,11 @@ cache (block 0), so the growth with length shows.
 Like the reference measurement (reference mmt.md §8), the weights are random and the type head's
 bias for "note" is raised by 100, so every generated event is a note and no row ends early:
 N events = N notes. Reported per batch size: ms per step, notes/s, and the memory bandwidth the
-step achieves, (parameter bytes + key/value cache bytes read per step) / step time. The
+step achieves, (parameter bytes + key/value cache bytes read per step) / step time. Beside it,
+the device's read bandwidth measured in the same run (jitted reductions over a 512 MB array) gives a
+ceiling: the notes/s of a step that did nothing but read those bytes once at that rate, which
+no implementation holding the same weights and cache can beat (column "ceiling"; in the
+PyTorch table, "ceiling x" is that ceiling over PyTorch's notes/s). The
 baseline (mmt_jax.sample.baseline_sample) re-runs the whole window every step as the reference
 does, with the same sampling code; being slow, it may run fewer events (--baseline-events) and
 batches (--baseline-batches). Its time over the full event count is then also estimated by
@@ -126,6 +130,35 @@ def nbytes(tree):
     import jax
 
     return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(tree))
+
+
+def read_bandwidth(megabytes=512, repeats=5):
+    """Bytes per second the default device reads: the best of `repeats` jitted sums and maxima
+    over a float32 array of `megabytes` (far larger than any CPU cache)."""
+    import jax
+    import jax.numpy as jnp
+
+    x = jnp.ones((megabytes << 18,), jnp.float32)
+    best = float("inf")
+    for reduce in (jax.jit(jnp.sum), jax.jit(jnp.max)):
+        reduce(x).block_until_ready()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            reduce(x).block_until_ready()
+            best = min(best, time.perf_counter() - start)
+    return x.nbytes / best
+
+
+def cpu_model():
+    """The processor's model name (Linux), else what `platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def cache_bytes(cfg, batch, dtype, slots=None):
@@ -290,7 +323,7 @@ def time_baseline(params, scfg, batch, events, estimate_events):
     return seconds, notes, estimate
 
 
-def run_speed(args, cfg, params):
+def run_speed(args, cfg, params, bandwidth):
     import jax.numpy as jnp
 
     from mmt_jax.sample import SamplerConfig
@@ -314,6 +347,7 @@ def run_speed(args, cfg, params):
         )
         step = seconds / steps
         slots = mean_slots_read(scfg, 1, steps)
+        step_bytes = p_bytes + cache_bytes(cfg, batch, cache_dtype, slots)
         row = dict(
             dtype=dtype,
             batch=batch,
@@ -322,7 +356,9 @@ def run_speed(args, cfg, params):
             ms_per_step=1e3 * step,
             notes=notes,
             notes_per_s=notes / seconds,
-            gb_per_s=(p_bytes + cache_bytes(cfg, batch, cache_dtype, slots)) / step / 1e9,
+            gb_per_s=step_bytes / step / 1e9,
+            # a step that only read its bytes once at the measured bandwidth
+            ceiling_notes_per_s=notes / steps * bandwidth / step_bytes,
             one_event_call_s=fixed,
             one_event_call_reused_cache_s=fixed_reused,
         )
@@ -352,7 +388,8 @@ def run_speed(args, cfg, params):
 
 
 HEADER = (
-    f"{'dtype':>16} {'batch':>5} {'events':>6} {'ms/step':>9} {'notes/s':>10} {'GB/s':>7} {'1-ev call':>9} | "
+    f"{'dtype':>16} {'batch':>5} {'events':>6} {'ms/step':>9} {'notes/s':>10} {'GB/s':>7} {'ceiling':>8} "
+    f"{'1-ev call':>9} | "
     f"{'base ev':>7} {'base ms/step':>12} {'base notes/s':>12} {'speedup':>8} | "
     f"{'base est (s)':>12} {'speedup est':>11}"
 )
@@ -366,7 +403,8 @@ def print_row(row):
     speed = row.get("speedup", row.get("speedup_at_base_events"))
     print(
         f"{row['dtype']:>16} {row['batch']:>5} {row['events']:>6} {row['ms_per_step']:>9.2f} "
-        f"{row['notes_per_s']:>10.1f} {row['gb_per_s']:>7.2f} {row['one_event_call_s']:>8.3f}s | "
+        f"{row['notes_per_s']:>10.1f} {row['gb_per_s']:>7.2f} {row['ceiling_notes_per_s']:>8.0f} "
+        f"{row['one_event_call_s']:>8.3f}s | "
         f"{_fmt(row, 'base_events', '>7')} {_fmt(row, 'base_ms_per_step', '>12.1f')} "
         f"{_fmt(row, 'base_notes_per_s', '>12.2f')} "
         f"{format(speed, '>7.1f') + 'x' if speed else format('-', '>8s')} | "
@@ -410,6 +448,8 @@ def run_torch(args, cfg, params, ours):
     print(
         f"{'batch':>5} {'torch s':>9} {'torch notes/s':>14} | "
         + " ".join(f"{d + ' ×':>12}" for d in args.dtype)
+        + " | "
+        + " ".join(f"{d + ' ceiling ×':>20}" for d in args.dtype)
     )
     rows = []
     for batch in batches:
@@ -421,11 +461,20 @@ def run_torch(args, cfg, params, ours):
         for r in ours:
             if r["batch"] == batch:
                 row[f"speedup_{r['dtype']}"] = r["notes_per_s"] / row["notes_per_s"]
+                row[f"ceiling_{r['dtype']}"] = r["ceiling_notes_per_s"] / row["notes_per_s"]
         rows.append(row)
-        ratios = " ".join(
-            f"{row[f'speedup_{d}']:>11.1f}x" if f"speedup_{d}" in row else f"{'-':>12}" for d in args.dtype
+
+        def ratios(key, width):
+            return " ".join(
+                f"{row[f'{key}_{d}']:>{width - 1}.1f}x" if f"{key}_{d}" in row else f"{'-':>{width}}"
+                for d in args.dtype
+            )
+
+        print(
+            f"{batch:>5} {seconds:>9.2f} {row['notes_per_s']:>14.2f} | {ratios('speedup', 12)} | "
+            f"{ratios('ceiling', 20)}",
+            flush=True,
         )
-        print(f"{batch:>5} {seconds:>9.2f} {row['notes_per_s']:>14.2f} | {ratios}", flush=True)
     return rows
 
 
@@ -466,12 +515,14 @@ def main(argv=None):
 
     cfg = model_config(args.model)
     device = jax.devices()[0]
+    bandwidth = read_bandwidth() if args.batches else None
     meta = dict(
         jax=jax.__version__,
         device=device.device_kind,
         platform=device.platform,
         cpus=os.cpu_count(),
-        machine=platform.processor() or platform.machine(),
+        machine=cpu_model(),
+        read_gb_per_s=bandwidth and bandwidth / 1e9,
         model=args.model,
         dtype=args.dtype,
         events=args.events,
@@ -480,8 +531,10 @@ def main(argv=None):
     print(
         f"MMT sampler speed: {args.model} model ({', '.join(args.dtype)}), {args.events} events, "
         f"jax {jax.__version__} on {device.platform} ({device.device_kind}, "
-        f"{os.cpu_count()} CPUs); every event forced to be a note"
+        f"{os.cpu_count()} CPUs, {cpu_model()}); every event forced to be a note"
     )
+    if bandwidth:
+        print(f"read bandwidth (jitted reductions over 512 MB): {bandwidth / 1e9:.1f} GB/s")
     base_events = args.events if args.baseline_events is None else args.baseline_events
     if not args.no_baseline and args.batches:
         print(
@@ -492,7 +545,7 @@ def main(argv=None):
     params = note_forced_params(cfg, args.seed) if args.batches else None
     if args.batches:
         print(HEADER)
-        result["speed"] = run_speed(args, cfg, params)
+        result["speed"] = run_speed(args, cfg, params, bandwidth)
     if args.torch and args.batches:
         result["torch"] = run_torch(args, cfg, params, result["speed"]["rows"])
     if args.step_lengths and args.batches:
