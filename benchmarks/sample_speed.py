@@ -18,10 +18,11 @@ Like the reference measurement (reference mmt.md §8), the weights are random an
 bias for "note" is raised by 100, so every generated event is a note and no row ends early:
 N events = N notes. Reported per batch size: ms per step, notes/s, and the memory bandwidth the
 step achieves, (parameter bytes + key/value cache bytes read per step) / step time. Beside it,
-the device's read bandwidth measured in the same run (jitted reductions over a 512 MB array) gives a
-ceiling: the notes/s of a step that did nothing but read those bytes once at that rate, which
-no implementation holding the same weights and cache can beat (column "ceiling"; in the
-PyTorch table, "ceiling x" is that ceiling over PyTorch's notes/s). The
+the device's read bandwidth, measured in the same run (jitted reductions over a 512 MB array),
+gives a ceiling: the notes/s of a step that did nothing but read those bytes once at that
+rate, which no implementation holding the same weights and cache can beat (column "ceiling";
+in the PyTorch table, "ceiling x" is that ceiling over PyTorch's notes/s). It is meant for the
+paper model: a model small enough to stay in the CPU's caches (--model tiny) reads faster. The
 baseline (mmt_jax.sample.baseline_sample) re-runs the whole window every step as the reference
 does, with the same sampling code; being slow, it may run fewer events (--baseline-events) and
 batches (--baseline-batches). Its time over the full event count is then also estimated by
