@@ -25,9 +25,13 @@ import os
 import sys
 import time
 
-# the paper model's decode-step weight products, one layer: (inputs, outputs)
-LAYER = ((512, 1536), (512, 512), (512, 2048), (2048, 512))
-DEPTH, HEADS, HEAD_DIM = 6, 8, 64
+from mmt_jax.config import MMTConfig
+
+PAPER = MMTConfig()
+DEPTH, HEADS, HEAD_DIM = PAPER.depth, PAPER.heads, PAPER.head_dim
+_FF = PAPER.dim * PAPER.ff_mult
+# one layer's decode-step weight products, (inputs, outputs): q/k/v as one, out, feed-forward
+LAYER = ((PAPER.dim, 3 * PAPER.inner_dim), (PAPER.inner_dim, PAPER.dim), (PAPER.dim, _FF), (_FF, PAPER.dim))
 
 
 def parse_args(argv=None):
@@ -61,7 +65,7 @@ def weight_chain(batch, dtype, seed=0):
 
     rng = np.random.default_rng(seed)
     weights = [jnp.asarray(rng.standard_normal(shape, np.float32) * 0.02, dtype) for shape in LAYER * DEPTH]
-    x = jnp.asarray(rng.standard_normal((batch, 512), np.float32))
+    x = jnp.asarray(rng.standard_normal((batch, PAPER.dim), np.float32))
 
     @jax.jit
     def chain(x, weights):
@@ -107,7 +111,7 @@ def torch_chain(batch, dtype, threads, seed=0):
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(seed)
     weights = [(torch.randn(n, k, generator=gen) * 0.02).to(getattr(torch, dtype)) for k, n in LAYER * DEPTH]
-    x = torch.randn(batch, 512, generator=gen)
+    x = torch.randn(batch, PAPER.dim, generator=gen)
 
     def call():
         with torch.inference_mode():

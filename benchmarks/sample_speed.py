@@ -437,6 +437,13 @@ def run_table2(args, cfg):
     return result
 
 
+def _ratios(row, key, dtypes, width):
+    """The row's `key`_<dtype> ratios, one column each ("-" where missing)."""
+    return " ".join(
+        f"{row[f'{key}_{d}']:>{width - 1}.1f}x" if f"{key}_{d}" in row else f"{'-':>{width}}" for d in dtypes
+    )
+
+
 def run_torch(args, cfg, params, ours):
     """PyTorch reference rows beside ours (same weights, logits checked first)."""
     batches = args.torch_batches or args.batches or [1]
@@ -464,16 +471,9 @@ def run_torch(args, cfg, params, ours):
                 row[f"speedup_{r['dtype']}"] = r["notes_per_s"] / row["notes_per_s"]
                 row[f"ceiling_{r['dtype']}"] = r["ceiling_notes_per_s"] / row["notes_per_s"]
         rows.append(row)
-
-        def ratios(key, width):
-            return " ".join(
-                f"{row[f'{key}_{d}']:>{width - 1}.1f}x" if f"{key}_{d}" in row else f"{'-':>{width}}"
-                for d in args.dtype
-            )
-
         print(
-            f"{batch:>5} {seconds:>9.2f} {row['notes_per_s']:>14.2f} | {ratios('speedup', 12)} | "
-            f"{ratios('ceiling', 20)}",
+            f"{batch:>5} {seconds:>9.2f} {row['notes_per_s']:>14.2f} | "
+            f"{_ratios(row, 'speedup', args.dtype, 12)} | {_ratios(row, 'ceiling', args.dtype, 20)}",
             flush=True,
         )
     return rows
